@@ -1,0 +1,264 @@
+"""The catalog: one SQLite database in the library folder, owned by this module.
+
+It records sources (originals by sha256), lessons and their versions, renditions,
+rejections, events for ``dangke status``, the publish ledger and generations, first
+publication times of feed items, and what was aired and planned (for rotation and
+last-quarter avoidance). WAL mode and a busy timeout let two processes share it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from .models import Lesson, Rendition
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sources (
+  sha256 TEXT PRIMARY KEY, path TEXT NOT NULL, bytes INTEGER NOT NULL, original_name TEXT,
+  added_at TEXT NOT NULL, kind TEXT NOT NULL DEFAULT 'lesson', probe TEXT, analysis TEXT);
+CREATE TABLE IF NOT EXISTS lessons (
+  lesson_id TEXT NOT NULL, version INTEGER NOT NULL, source_sha256 TEXT NOT NULL UNIQUE,
+  title TEXT NOT NULL, category TEXT NOT NULL, dialect TEXT NOT NULL, duration_s REAL NOT NULL,
+  speaker TEXT, series TEXT, episode INTEGER, recorded_on TEXT, valid_from TEXT,
+  valid_until TEXT, audiences TEXT, description TEXT, evergreen INTEGER DEFAULT 0,
+  original_name TEXT, ingested_at TEXT, superseded INTEGER NOT NULL DEFAULT 0,
+  warnings TEXT, PRIMARY KEY (lesson_id, version));
+CREATE TABLE IF NOT EXISTS renditions (
+  source_sha256 TEXT NOT NULL, profile TEXT NOT NULL, profile_hash TEXT NOT NULL,
+  path TEXT NOT NULL, sha256 TEXT NOT NULL, bytes INTEGER NOT NULL, duration_s REAL NOT NULL,
+  extension TEXT NOT NULL, integrated_lufs REAL, true_peak_dbtp REAL, gain_db REAL,
+  notes TEXT, created_at TEXT NOT NULL, PRIMARY KEY (source_sha256, profile, profile_hash));
+CREATE TABLE IF NOT EXISTS rejections (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, reason TEXT NOT NULL,
+  at TEXT NOT NULL, sha256 TEXT);
+CREATE TABLE IF NOT EXISTS events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, stage TEXT NOT NULL,
+  level TEXT NOT NULL, subject TEXT, message TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ledger (
+  key TEXT PRIMARY KEY, sha256 TEXT NOT NULL, bytes INTEGER NOT NULL, generation INTEGER);
+CREATE TABLE IF NOT EXISTS generations (
+  number INTEGER PRIMARY KEY, published_at TEXT NOT NULL, objects INTEGER, bytes INTEGER);
+CREATE TABLE IF NOT EXISTS feed_items (
+  guid TEXT PRIMARY KEY, first_published_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS airings (
+  channel TEXT NOT NULL, date TEXT NOT NULL, start TEXT NOT NULL, lesson_id TEXT NOT NULL,
+  PRIMARY KEY (channel, date, start, lesson_id));
+CREATE TABLE IF NOT EXISTS plans (
+  quarter TEXT NOT NULL, device_id TEXT NOT NULL, lesson_ids TEXT NOT NULL,
+  PRIMARY KEY (quarter, device_id));
+"""
+
+
+def now_iso() -> str:
+    """The current time, UTC, ISO 8601 with offset, second precision."""
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def _date(text: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(text) if text else None
+
+
+class Catalog:
+    """A connection to the catalog database at ``path`` (created on first use)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.db = sqlite3.connect(str(path), timeout=60.0, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA busy_timeout=60000")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Catalog":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """An immediate (write-locked) transaction, committed on success."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # -- events -------------------------------------------------------------------------
+    def log(self, stage: str, level: str, subject: str, message: str) -> None:
+        """Record an event for ``dangke status`` (level: info, warning, error)."""
+        self.db.execute("INSERT INTO events (at, stage, level, subject, message) VALUES (?,?,?,?,?)",
+                        (now_iso(), stage, level, subject, message))
+
+    def recent_events(self, limit: int = 50) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT * FROM events ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+
+    # -- sources and lessons ---------------------------------------------------------------
+    def has_source(self, sha256: str) -> bool:
+        return self.db.execute("SELECT 1 FROM sources WHERE sha256=?", (sha256,)).fetchone() is not None
+
+    def source(self, sha256: str) -> sqlite3.Row | None:
+        return self.db.execute("SELECT * FROM sources WHERE sha256=?", (sha256,)).fetchone()
+
+    def add_source(self, sha256: str, path: str, size: int, original_name: str, kind: str,
+                   probe: dict, analysis: dict) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO sources (sha256, path, bytes, original_name, added_at, kind, probe,"
+            " analysis) VALUES (?,?,?,?,?,?,?,?)",
+            (sha256, path, size, original_name, now_iso(), kind, json.dumps(probe, ensure_ascii=False),
+             json.dumps(analysis, ensure_ascii=False)))
+
+    def next_version(self, lesson_id: str) -> int:
+        row = self.db.execute("SELECT MAX(version) FROM lessons WHERE lesson_id=?", (lesson_id,)).fetchone()
+        return (row[0] or 0) + 1
+
+    def add_lesson(self, lesson: Lesson, warnings: tuple[str, ...] = ()) -> None:
+        """Insert a lesson version and mark earlier versions of its id superseded."""
+        self.db.execute("UPDATE lessons SET superseded=1 WHERE lesson_id=? AND version<?",
+                        (lesson.lesson_id, lesson.version))
+        self.db.execute(
+            "INSERT INTO lessons (lesson_id, version, source_sha256, title, category, dialect, duration_s,"
+            " speaker, series, episode, recorded_on, valid_from, valid_until, audiences, description,"
+            " evergreen, original_name, ingested_at, warnings) VALUES"
+            " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (lesson.lesson_id, lesson.version, lesson.source_sha256, lesson.title, lesson.category,
+             lesson.dialect, lesson.duration_s, lesson.speaker, lesson.series, lesson.episode,
+             _iso(lesson.recorded_on), _iso(lesson.valid_from), _iso(lesson.valid_until),
+             json.dumps(list(lesson.audiences)), lesson.description, int(lesson.evergreen),
+             lesson.original_name, lesson.ingested_at or now_iso(),
+             json.dumps(list(warnings), ensure_ascii=False)))
+
+    def lesson_for_source(self, sha256: str) -> Lesson | None:
+        row = self.db.execute("SELECT * FROM lessons WHERE source_sha256=?", (sha256,)).fetchone()
+        return _lesson(row) if row else None
+
+    def lessons(self, include_superseded: bool = False) -> list[Lesson]:
+        """Current lessons (newest version of each id), ordered by lesson_id."""
+        where = "" if include_superseded else "WHERE superseded=0"
+        rows = self.db.execute(f"SELECT * FROM lessons {where} ORDER BY lesson_id, version").fetchall()
+        return [_lesson(r) for r in rows]
+
+    def lesson_rows(self) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT * FROM lessons ORDER BY ingested_at, lesson_id").fetchall()
+
+    # -- rejections -----------------------------------------------------------------------------
+    def add_rejection(self, name: str, reason: str, sha256: str | None) -> None:
+        self.db.execute("INSERT INTO rejections (name, reason, at, sha256) VALUES (?,?,?,?)",
+                        (name, reason, now_iso(), sha256))
+
+    def rejections(self, limit: int = 100) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT * FROM rejections ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+
+    # -- renditions -------------------------------------------------------------------------------
+    def rendition(self, source_sha256: str, profile: str, profile_hash: str) -> Rendition | None:
+        row = self.db.execute(
+            "SELECT * FROM renditions WHERE source_sha256=? AND profile=? AND profile_hash=?",
+            (source_sha256, profile, profile_hash)).fetchone()
+        return _rendition(row) if row else None
+
+    def add_rendition(self, r: Rendition) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO renditions (source_sha256, profile, profile_hash, path, sha256, bytes,"
+            " duration_s, extension, integrated_lufs, true_peak_dbtp, gain_db, notes, created_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (r.source_sha256, r.profile, r.profile_hash, r.path, r.sha256, r.bytes, r.duration_s,
+             r.extension, r.integrated_lufs, r.true_peak_dbtp, r.gain_db,
+             json.dumps(list(r.notes), ensure_ascii=False), now_iso()))
+
+    def renditions(self) -> list[Rendition]:
+        return [_rendition(r) for r in self.db.execute(
+            "SELECT * FROM renditions ORDER BY source_sha256, profile").fetchall()]
+
+    # -- publishing --------------------------------------------------------------------------------
+    def ledger(self) -> dict[str, tuple[str, int]]:
+        """``{key: (sha256, bytes)}`` of what the store holds as far as we know."""
+        return {r["key"]: (r["sha256"], r["bytes"]) for r in self.db.execute("SELECT * FROM ledger")}
+
+    def record_upload(self, key: str, sha256: str, size: int, generation: int) -> None:
+        self.db.execute("INSERT OR REPLACE INTO ledger (key, sha256, bytes, generation) VALUES (?,?,?,?)",
+                        (key, sha256, size, generation))
+
+    def forget_upload(self, key: str) -> None:
+        self.db.execute("DELETE FROM ledger WHERE key=?", (key,))
+
+    def last_generation(self) -> sqlite3.Row | None:
+        return self.db.execute("SELECT * FROM generations ORDER BY number DESC LIMIT 1").fetchone()
+
+    def add_generation(self, number: int, published_at: str, objects: int, size: int) -> None:
+        self.db.execute("INSERT OR REPLACE INTO generations (number, published_at, objects, bytes)"
+                        " VALUES (?,?,?,?)", (number, published_at, objects, size))
+
+    def first_published(self, guids: list[str]) -> dict[str, str]:
+        """``{guid: first publication time}`` of the guids already published."""
+        out = {}
+        for guid in guids:
+            row = self.db.execute("SELECT first_published_at FROM feed_items WHERE guid=?", (guid,)).fetchone()
+            if row:
+                out[guid] = row[0]
+        return out
+
+    def record_published(self, guids: list[str], when: str) -> None:
+        """Remember ``when`` as the first publication time of guids not seen before."""
+        self.db.executemany("INSERT OR IGNORE INTO feed_items (guid, first_published_at) VALUES (?,?)",
+                            [(g, when) for g in guids])
+
+    # -- schedules and plans ---------------------------------------------------------------------
+    def replace_airings(self, channel: str, date: dt.date, airings: list[tuple[str, str]]) -> None:
+        """Record what airs on ``channel`` on ``date``: ``[(start_iso, lesson_id)]``."""
+        self.db.execute("DELETE FROM airings WHERE channel=? AND date=?", (channel, date.isoformat()))
+        self.db.executemany("INSERT OR IGNORE INTO airings (channel, date, start, lesson_id) VALUES (?,?,?,?)",
+                            [(channel, date.isoformat(), s, lid) for s, lid in airings])
+
+    def airings_before(self, channel: str, date: dt.date, days: int) -> dict[str, dt.date]:
+        """``{lesson_id: last date aired}`` on ``channel`` in the ``days`` before ``date``."""
+        first = (date - dt.timedelta(days=days)).isoformat()
+        rows = self.db.execute(
+            "SELECT lesson_id, MAX(date) AS d FROM airings WHERE channel=? AND date>=? AND date<?"
+            " GROUP BY lesson_id", (channel, first, date.isoformat())).fetchall()
+        return {r["lesson_id"]: dt.date.fromisoformat(r["d"]) for r in rows}
+
+    def save_plan(self, quarter: str, device_id: str, lesson_ids: list[str]) -> None:
+        self.db.execute("INSERT OR REPLACE INTO plans (quarter, device_id, lesson_ids) VALUES (?,?,?)",
+                        (quarter, device_id, json.dumps(lesson_ids)))
+
+    def plan(self, quarter: str, device_id: str) -> list[str] | None:
+        row = self.db.execute("SELECT lesson_ids FROM plans WHERE quarter=? AND device_id=?",
+                              (quarter, device_id)).fetchone()
+        return json.loads(row[0]) if row else None
+
+
+def _iso(d: dt.date | None) -> str | None:
+    return d.isoformat() if d else None
+
+
+def _lesson(row: sqlite3.Row) -> Lesson:
+    return Lesson(
+        lesson_id=row["lesson_id"], version=row["version"], source_sha256=row["source_sha256"],
+        title=row["title"], category=row["category"], dialect=row["dialect"],
+        duration_s=row["duration_s"], speaker=row["speaker"] or "", series=row["series"] or "",
+        episode=row["episode"], recorded_on=_date(row["recorded_on"]),
+        valid_from=_date(row["valid_from"]), valid_until=_date(row["valid_until"]),
+        audiences=tuple(json.loads(row["audiences"] or "[]")), description=row["description"] or "",
+        evergreen=bool(row["evergreen"]), original_name=row["original_name"] or "",
+        ingested_at=row["ingested_at"] or "")
+
+
+def _rendition(row: sqlite3.Row) -> Rendition:
+    return Rendition(
+        source_sha256=row["source_sha256"], profile=row["profile"], profile_hash=row["profile_hash"],
+        path=row["path"], sha256=row["sha256"], bytes=row["bytes"], duration_s=row["duration_s"],
+        extension=row["extension"], integrated_lufs=row["integrated_lufs"],
+        true_peak_dbtp=row["true_peak_dbtp"], gain_db=row["gain_db"],
+        notes=tuple(json.loads(row["notes"] or "[]")))

@@ -1,0 +1,183 @@
+"""Encode: every current lesson for every profile, cached by (source, profile settings).
+
+A rendition is keyed by the sha256 of its source and :func:`~pipeline.config.profile_hash`
+(the profile's settings plus the chain version): a lesson already rendered for a profile
+is never encoded again, and a changed profile re-renders just that profile. Lessons run
+in parallel (``[encode] jobs``, default one per core); one lesson's failure never stops
+the batch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+from ..catalog import Catalog
+from ..config import Config, profile_hash
+from ..media import bext, tags
+from ..media.ffmpeg import Measurement
+from ..models import DeviceProfile, Lesson, Rendition
+from ..vocab import CATEGORY_NAMES_ZH
+from . import chain
+from .render import JobResult, SourceJob, Target, relative, render_job
+
+
+@dataclass(frozen=True)
+class EncodeReport:
+    """``made`` renditions encoded now, ``cached`` already present, ``errors`` as
+    ``(lesson or asset, profile, message)``, ``notes`` worth telling an editor."""
+
+    made: tuple[Rendition, ...] = ()
+    cached: int = 0
+    errors: tuple[tuple[str, str, str], ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.errors)
+
+
+def rendition_path(cfg: Config, key: str, profile: DeviceProfile, phash: str) -> Path:
+    """Where the cached rendition of ``key`` for ``profile`` lives in the library."""
+    safe = key.replace(":", "-").replace("/", "-")
+    return cfg.library / "renditions" / profile.name / safe[:2] / f"{safe}-{phash}.{profile.extension}"
+
+
+def lesson_tagger(profile: DeviceProfile, lesson: Lesson) -> Callable[[Path, Measurement], None] | None:
+    """The tag writer for a lesson's rendition in ``profile`` (None: no tags)."""
+    if profile.tags == "id3v2.3":
+        tag_set = tags.TagSet(title=lesson.title, artist=lesson.speaker, album=lesson.series,
+                              genre=CATEGORY_NAMES_ZH.get(lesson.category, lesson.category),
+                              language=lesson.dialect, comment=lesson.description,
+                              lesson_id=lesson.lesson_id,
+                              track=str(lesson.episode) if lesson.episode else "")
+        return lambda path, _m: tags.write_id3v23(path, tag_set, profile.id3v1)
+    if profile.tags == "bext":
+        desc = f"dangke {lesson.lesson_id} {lesson.category} {lesson.dialect}"
+        return lambda path, m: _bext(path, m, desc, lesson.lesson_id)
+    if profile.tags == "mp4":
+        tag_set = tags.TagSet(title=lesson.title, artist=lesson.speaker, album=lesson.series,
+                              genre=CATEGORY_NAMES_ZH.get(lesson.category, lesson.category),
+                              language=lesson.dialect, comment=lesson.description,
+                              lesson_id=lesson.lesson_id)
+        return lambda path, _m: tags.write_mp4(path, tag_set)
+    return None
+
+
+def _bext(path: Path, m: Measurement, description: str, reference: str) -> None:
+    bext.write_loudness(path, m.loudness.integrated_lufs, m.loudness.lra_lu, m.loudness.true_peak_dbtp,
+                        description=description, reference=reference)
+
+
+def lesson_jobs(cfg: Config, catalog: Catalog, lessons: Iterable[Lesson],
+                profiles: Iterable[DeviceProfile]) -> tuple[list[SourceJob], int]:
+    """Jobs for the renditions that are missing, and the number already cached."""
+    profiles = list(profiles)
+    jobs, cached = [], 0
+    for lesson in lessons:
+        src = catalog.source(lesson.source_sha256)
+        findings = json.loads(src["analysis"] or "{}")
+        targets = []
+        for p in profiles:
+            ph = profile_hash(p)
+            have = catalog.rendition(lesson.source_sha256, p.name, ph)
+            if have is not None and (cfg.library / have.path).is_file():
+                cached += 1
+                continue
+            targets.append(Target(profile=p, profile_hash=ph,
+                                  dest=rendition_path(cfg, lesson.source_sha256, p, ph),
+                                  tag=lesson_tagger(p, lesson), title=lesson.title))
+        if targets:
+            jobs.append(SourceJob(key=lesson.source_sha256, path=cfg.library / src["path"],
+                                  prepare=chain.prepare(findings.get("channel_mode", "mix")),
+                                  duration_s=lesson.duration_s, targets=tuple(targets),
+                                  label=lesson.lesson_id))
+    return jobs, cached
+
+
+def run_jobs(cfg: Config, catalog: Catalog, jobs: list[SourceJob],
+             progress: Callable[[JobResult], None] | None = None) -> tuple[list[Rendition], list[tuple[str, str, str]], list[str]]:
+    """Render jobs in parallel and record every finished rendition in the catalog."""
+    workers = cfg.encode.jobs or os.cpu_count() or 1
+    made: list[Rendition] = []
+    errors: list[tuple[str, str, str]] = []
+    notes: list[str] = []
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = [pool.submit(render_job, j, cfg.encode.max_gain_db, cfg.encode.tolerance_lu) for j in jobs]
+        for fut in as_completed(futures):
+            result = fut.result()
+            for r in result.renditions:
+                rel = relative(r, cfg.library)
+                catalog.add_rendition(rel)
+                made.append(rel)
+                notes.extend(f"{result.label}: {n}" for n in r.notes)
+            for profile, message in result.errors:
+                errors.append((result.label, profile, message))
+                catalog.log("encode", "error", result.label, f"{profile}: {message}")
+            if progress is not None:
+                progress(result)
+    return made, errors, notes
+
+
+def encode_all(cfg: Config, catalog: Catalog,
+               progress: Callable[[JobResult], None] | None = None) -> EncodeReport:
+    """Render every current lesson for every configured profile that lacks it."""
+    jobs, cached = lesson_jobs(cfg, catalog, catalog.lessons(), cfg.profiles.values())
+    made, errors, notes = run_jobs(cfg, catalog, jobs, progress)
+    return EncodeReport(made=tuple(made), cached=cached, errors=tuple(sorted(errors)), notes=tuple(sorted(notes)))
+
+
+def current_rendition(cfg: Config, catalog: Catalog, source_key: str, profile: str) -> Rendition | None:
+    """The cached rendition of ``source_key`` for the profile as configured now."""
+    p = cfg.profiles[profile]
+    return catalog.rendition(source_key, profile, profile_hash(p))
+
+
+def bed_filters(duration_s: float, bed_duration_s: float, rate: int) -> tuple:
+    """Filters that turn a bed into a filler of exactly ``duration_s``: mono at the
+    output rate, looped, cut to length at the sample, faded in and out."""
+    from ..media.ffmpeg import Filter
+
+    fade = round(min(2.0, duration_s / 4), 3)
+    return (Filter.of("aformat", channel_layouts="mono"), Filter.of("aresample", rate),
+            Filter.of("aloop", loop=-1, size=int((bed_duration_s + 1) * rate)),
+            Filter.of("atrim", end_sample=int(round(duration_s * rate))),
+            Filter.of("afade", t="in", d=fade),
+            Filter.of("afade", t="out", st=round(duration_s - fade, 3), d=fade))
+
+
+def filler_rendition(cfg: Config, catalog: Catalog, bed: Path, profile_name: str,
+                     duration_s: float) -> Rendition:
+    """A filler of ``duration_s`` seconds made from ``bed``, normalised like any rendition
+    of ``profile_name`` and cached under ``<bed sha256>+filler-<ms>``.
+
+    Raises:
+        DangkeError: the bed is missing or the filler cannot be rendered.
+    """
+    from ..errors import DangkeError
+    from ..fsutil import sha256_file
+    from ..media import ffmpeg
+
+    if not bed.is_file():
+        raise DangkeError("filler bed not found", path=bed, fix="set [channels.<name>] filler to an audio file")
+    profile = cfg.profiles[profile_name]
+    ph = profile_hash(profile)
+    ms = int(round(duration_s * 1000))
+    key = f"{sha256_file(bed)}+filler-{ms}"
+    have = catalog.rendition(key, profile.name, ph)
+    if have is not None and (cfg.library / have.path).is_file():
+        return have
+    bed_len = ffmpeg.measure(bed).duration_s
+    desc = f"dangke filler {ms / 1000:.3f} s"
+    tag = (lambda path, m: _bext(path, m, desc, "filler")) if profile.tags == "bext" else None
+    job = SourceJob(key=key, path=bed, prepare=bed_filters(ms / 1000, bed_len, profile.sample_rate),
+                    duration_s=ms / 1000, label=f"filler {ms / 1000:.3f} s",
+                    targets=(Target(profile, ph, rendition_path(cfg, key, profile, ph), tag, "filler"),))
+    made, errors, _ = run_jobs(cfg, catalog, [job])
+    if errors or not made:
+        raise DangkeError(f"filler could not be rendered: {errors[0][2] if errors else 'unknown'}", path=bed)
+    return made[0]

@@ -1,0 +1,311 @@
+"""Small frozen dataclasses shared by the stages.
+
+Units: durations in seconds (float), sizes in bytes (int), loudness in LUFS, peaks in dBTP,
+gains in dB. Dates are :class:`datetime.date`; datetimes are always timezone-aware.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Quarter:
+    """A calendar quarter such as ``2027Q1``."""
+
+    year: int
+    number: int
+
+    @classmethod
+    def parse(cls, text: str) -> "Quarter":
+        """Parse ``YYYYQn`` (n in 1..4).
+
+        Raises:
+            ValueError: when the text is not of that form.
+        """
+        m = re.fullmatch(r"\s*(\d{4})\s*-?\s*[Qq]([1-4])\s*", text or "")
+        if not m:
+            raise ValueError(f"not a quarter: {text!r} (expected e.g. 2027Q1)")
+        return cls(int(m.group(1)), int(m.group(2)))
+
+    @classmethod
+    def containing(cls, day: dt.date) -> "Quarter":
+        """The quarter that contains ``day``."""
+        return cls(day.year, (day.month - 1) // 3 + 1)
+
+    def next(self) -> "Quarter":
+        """The quarter after this one."""
+        return Quarter(self.year + (self.number == 4), self.number % 4 + 1)
+
+    def previous(self) -> "Quarter":
+        """The quarter before this one."""
+        return Quarter(self.year - (self.number == 1), (self.number - 2) % 4 + 1)
+
+    @property
+    def first_day(self) -> dt.date:
+        return dt.date(self.year, 3 * self.number - 2, 1)
+
+    @property
+    def last_day(self) -> dt.date:
+        return self.next().first_day - dt.timedelta(days=1)
+
+    def __str__(self) -> str:
+        return f"{self.year}Q{self.number}"
+
+
+@dataclass(frozen=True)
+class LessonMeta:
+    """Editorial metadata gathered at ingest (sidecar, then file name, then tags).
+
+    Every field may be missing (None / empty) until the sources are merged.
+    """
+
+    lesson_id: str | None = None
+    title: str | None = None
+    speaker: str | None = None
+    category: str | None = None
+    dialect: str | None = None
+    series: str | None = None
+    episode: int | None = None
+    recorded_on: dt.date | None = None
+    valid_from: dt.date | None = None
+    valid_until: dt.date | None = None
+    audiences: tuple[str, ...] = ()
+    description: str | None = None
+    evergreen: bool | None = None
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """A lesson in the catalog: one version of one recording with complete metadata."""
+
+    lesson_id: str
+    version: int
+    source_sha256: str
+    title: str
+    category: str
+    dialect: str
+    duration_s: float
+    speaker: str = ""
+    series: str = ""
+    episode: int | None = None
+    recorded_on: dt.date | None = None
+    valid_from: dt.date | None = None
+    valid_until: dt.date | None = None
+    audiences: tuple[str, ...] = ()
+    description: str = ""
+    evergreen: bool = False
+    original_name: str = ""
+    ingested_at: str = ""
+
+    def valid_between(self, first: dt.date, last: dt.date) -> bool:
+        """True when the lesson may be used at some time in ``[first, last]``."""
+        return (self.valid_from is None or self.valid_from <= last) and (
+            self.valid_until is None or self.valid_until >= first)
+
+
+@dataclass(frozen=True)
+class DeviceProfile:
+    """How renditions for one kind of device are made.
+
+    ``format`` is the container: ``mp3``, ``wav`` (Broadcast WAVE) or ``m4a``.
+    ``loudness_lufs`` is the integrated-loudness target (ITU-R BS.1770-4) and
+    ``true_peak_dbtp`` the ceiling, both measured on the decoded file.
+    """
+
+    name: str
+    format: str
+    extension: str
+    sample_rate: int
+    channels: int
+    loudness_lufs: float
+    true_peak_dbtp: float
+    bitrate_kbps: int | None = None
+    bitrate_mode: str = "cbr"
+    sample_format: str = "s16"
+    tags: str = "none"
+    id3v1: bool = False
+    speech_compression: bool = False
+    clarity: bool = False
+    tempo: float = 1.0
+
+    @property
+    def mime_type(self) -> str:
+        return {"mp3": "audio/mpeg", "wav": "audio/wav", "m4a": "audio/mp4"}[self.format]
+
+
+@dataclass(frozen=True)
+class Rendition:
+    """One encoded file of one source for one profile, as cached in the library."""
+
+    source_sha256: str
+    profile: str
+    profile_hash: str
+    path: str
+    sha256: str
+    bytes: int
+    duration_s: float
+    extension: str
+    integrated_lufs: float
+    true_peak_dbtp: float
+    gain_db: float
+    notes: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """The object key in the published store: ``audio/<profile>/<sha256>.<ext>``."""
+        return f"audio/{self.profile}/{self.sha256}.{self.extension}"
+
+
+@dataclass(frozen=True)
+class Device:
+    """One row of the fleet registry (personal columns are never loaded)."""
+
+    device_id: str
+    township: str
+    village: str
+    group: str
+    dialect: str
+    profile: str
+    capacity_mb: float
+
+    @property
+    def capacity_bytes(self) -> int:
+        return int(self.capacity_mb * 1_000_000)
+
+
+@dataclass(frozen=True)
+class Track:
+    """A lesson as rendered for one profile: what planning and scheduling need."""
+
+    lesson_id: str
+    title: str
+    category: str
+    dialect: str
+    duration_s: float
+    bytes: int
+    sha256: str
+    key: str
+    series: str = ""
+    episode: int | None = None
+    valid_from: dt.date | None = None
+    valid_until: dt.date | None = None
+    audiences: tuple[str, ...] = ()
+    evergreen: bool = False
+
+
+@dataclass(frozen=True)
+class CategoryRule:
+    """At least ``min_share`` of the seconds of lessons are in ``categories``."""
+
+    categories: frozenset[str]
+    min_share: float
+
+    def describe(self) -> str:
+        return f"{' + '.join(sorted(self.categories))} >= {self.min_share:.0%}"
+
+
+@dataclass(frozen=True)
+class PlaylistItem:
+    """One entry of a device manifest (design.md, "Device manifest")."""
+
+    position: int
+    lesson_id: str
+    title: str
+    category: str
+    dialect: str
+    duration_s: float
+    bytes: int
+    sha256: str
+    key: str
+    card_path: str
+
+
+@dataclass(frozen=True)
+class DevicePlaylist:
+    """A device's playlist for a quarter, in play order."""
+
+    device_id: str
+    quarter: str
+    profile: str
+    items: tuple[PlaylistItem, ...]
+
+    @property
+    def duration_s(self) -> float:
+        return sum(i.duration_s for i in self.items)
+
+    @property
+    def bytes(self) -> int:
+        return sum(i.bytes for i in self.items)
+
+
+@dataclass(frozen=True)
+class PlanProblem:
+    """Why a device got no playlist, in plain words."""
+
+    device_id: str
+    message: str
+
+
+@dataclass(frozen=True)
+class SlotSpec:
+    """A fixed daily slot of a broadcast clock.
+
+    ``start`` is local wall-clock time; ``length_s`` seconds; empty ``dialects`` or
+    ``categories`` mean "any".
+    """
+
+    start: dt.time
+    length_s: float
+    dialects: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    """A broadcast channel: which profile feeds it and its daily clock."""
+
+    name: str
+    profile: str
+    slots: tuple[SlotSpec, ...]
+    filler: str | None = None
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class Airing:
+    """One item of a slot. Only lessons carry ``lesson_id`` and ``category``.
+
+    ``key`` and ``sha256`` of a filler are known only once its audio is rendered.
+    """
+
+    start: dt.datetime
+    duration_s: float
+    kind: str
+    title: str
+    lesson_id: str | None = None
+    category: str | None = None
+    key: str | None = None
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class SlotPlan:
+    """A slot of one day, with its items in air order."""
+
+    start: dt.datetime
+    end: dt.datetime
+    items: tuple[Airing, ...]
+
+
+@dataclass(frozen=True)
+class BroadcastDay:
+    """One channel's schedule for one local date."""
+
+    channel: str
+    date: dt.date
+    timezone: str
+    slots: tuple[SlotPlan, ...]
+    notes: tuple[str, ...] = field(default=())

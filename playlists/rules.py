@@ -1,0 +1,46 @@
+"""The county rule and other category-share rules, checked and explained.
+
+A rule says that at least ``min_share`` of the seconds of lesson audio are in a set of
+categories (design.md: theory plus party-spirit at least 70%, party-spirit alone at
+least 20%, measured in seconds of audio).
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from pipeline.models import CategoryRule
+
+EPS = 1e-9
+
+
+def seconds_by_category(items: Iterable[tuple[str, float]]) -> dict[str, float]:
+    """Sum ``(category, seconds)`` pairs per category."""
+    out: dict[str, float] = {}
+    for category, seconds in items:
+        out[category] = out.get(category, 0.0) + seconds
+    return out
+
+
+def violations(rules: Iterable[CategoryRule], by_category: dict[str, float]) -> list[str]:
+    """The rules not met by ``by_category`` (seconds per category), in plain words.
+    An empty selection meets no rule."""
+    total = sum(by_category.values())
+    out = []
+    for rule in rules:
+        have = sum(v for k, v in by_category.items() if k in rule.categories)
+        if total <= 0 or have < rule.min_share * total - EPS:
+            share = have / total if total > 0 else 0.0
+            out.append(f"{' + '.join(sorted(rule.categories))} is {share:.0%} of the time "
+                       f"(at least {rule.min_share:.0%} required)")
+    return out
+
+
+def missing_seconds(rule: CategoryRule, by_category: dict[str, float]) -> float:
+    """How many more seconds of ``rule.categories`` would make ``by_category`` meet the
+    rule if added: x with (have + x) / (total + x) = min_share."""
+    total = sum(by_category.values())
+    have = sum(v for k, v in by_category.items() if k in rule.categories)
+    if rule.min_share >= 1.0:
+        return float("inf") if total > have else 0.0
+    return max(0.0, (rule.min_share * total - have) / (1.0 - rule.min_share))

@@ -1,0 +1,27 @@
+#!/bin/sh
+# Prepare a fresh Debian machine (as root) or an existing checkout: system tools and
+# the Python virtual environment in .venv with dangke installed (editable, with test
+# extras). Safe to run again; installs only what is missing.
+set -eu
+cd "$(dirname "$0")/.."
+
+need=""
+command -v ffmpeg >/dev/null 2>&1 || need="$need ffmpeg"
+command -v ffprobe >/dev/null 2>&1 || need="$need ffmpeg"
+command -v mkfs.vfat >/dev/null 2>&1 || need="$need dosfstools"
+command -v mcopy >/dev/null 2>&1 || need="$need mtools"
+command -v fatsort >/dev/null 2>&1 || need="$need fatsort"
+command -v python3 >/dev/null 2>&1 || need="$need python3"
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need="$need python3-venv"
+if [ -n "$need" ]; then
+  echo "installing system packages:$need"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq $need >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q -e '.[test]'

@@ -1,0 +1,192 @@
+"""The whole flow on real recordings, read back by independent readers (issue 2)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import feedparser
+import pytest
+from mutagen.id3 import ID3, Encoding
+
+from pipeline.media import bext
+from tests.conftest import drop, ffprobe, loudness_lufs, run_cli, true_peak_dbtp
+
+SIDECAR_NAN = {"title": "閩南話詞語練習", "category": "技能培訓", "dialect": "閩南話", "audiences": ["fisher"]}
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory) -> dict:
+    """Run `dangke run` twice on a station with five real recordings and one broken file."""
+    from tests.conftest import make_station
+    root = tmp_path_factory.mktemp("e2e") / "station"
+    cfg = make_station(root, {"900": 60, "300": 30})
+    inbox = root / "inbox"
+    drop(inbox, "zh-cmn_funasr_03_long.wav", "黨性教育_普通話_牢記初心使命_林老師.wav")
+    drop(inbox, "zh-cmn_funasr_02_asr-example.mp3", "理論教育_普通話_語音識別示範.mp3")
+    drop(inbox, "zh-cmn_paddlespeech_01.wav", "黨性教育_普通話_健康生活_王老師.wav")
+    drop(inbox, "zh-cmn_aishell_01.wav", "policy_cmn_housing-notice.wav")
+    drop(inbox, "nan_ithuan_01.wav", "nan_words.wav", SIDECAR_NAN)
+    (inbox / "壞檔.mp3").write_bytes(b"this is a note, not audio\n" * 10)
+    first = run_cli("--config", cfg, "run", "--quarter", "2027Q1", "--date", "2026-12-01", "--days", "2")
+    store = root / "public"
+    snapshot = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in store.rglob("*") if p.is_file()}
+    second = run_cli("--config", cfg, "run", "--quarter", "2027Q1", "--date", "2026-12-01", "--days", "2")
+    return {"root": root, "cfg": cfg, "store": store, "first": first, "second": second,
+            "snapshot": snapshot}
+
+
+def _index(store: Path) -> dict:
+    return json.loads((store / "index.json").read_text(encoding="utf-8"))
+
+
+def test_first_run_exits_1_for_the_rejected_file_and_rejects_it(published):
+    root = published["root"]
+    assert published["first"] == 1
+    assert (root / "rejected" / "壞檔.mp3").read_bytes().startswith(b"this is a note")
+    reason = (root / "rejected" / "壞檔.mp3.reason.txt").read_text(encoding="utf-8")
+    assert "無法解碼" in reason and "not decodable audio" in reason
+    assert not any((root / "inbox").iterdir())
+
+
+def test_index_lists_every_object_with_its_sha256_and_size(published):
+    store = published["store"]
+    index = _index(store)
+    assert index["generation"] == 1
+    assert index["files"]
+    for key, meta in index["files"].items():
+        data = (store / key).read_bytes()
+        assert len(data) == meta["bytes"], key
+        assert hashlib.sha256(data).hexdigest() == meta["sha256"], key
+
+
+def test_every_manifest_entry_exists_with_the_right_checksum(published):
+    store = published["store"]
+    manifests = sorted(store.glob("devices/2027Q1/*/manifest.json"))
+    assert len(manifests) == 35
+    for m in manifests:
+        doc = json.loads(m.read_text(encoding="utf-8"))
+        assert doc["quarter"] == "2027Q1" and doc["profile"] == "player"
+        assert [i["position"] for i in doc["items"]] == list(range(1, len(doc["items"]) + 1))
+        for item in doc["items"]:
+            data = (store / item["key"]).read_bytes()
+            assert hashlib.sha256(data).hexdigest() == item["sha256"] == item["key"].split("/")[-1][:-4]
+            assert len(data) == item["bytes"]
+        assert doc["totals"]["bytes"] == sum(i["bytes"] for i in doc["items"])
+        secs = doc["category_seconds"]
+        total = sum(secs.values())
+        assert secs["theory"] + secs["party-spirit"] >= 0.7 * total - 1e-6
+        assert secs["party-spirit"] >= 0.2 * total - 1e-6
+        m3u = (m.parent / "playlist.m3u").read_bytes()
+        assert m3u.startswith(b"#EXTM3U\n")
+        assert [line for line in m3u.decode("utf-8").splitlines() if not line.startswith("#")] == \
+            [i["card_path"] for i in doc["items"]]
+
+
+def test_devices_get_their_dialect_or_mandarin(published):
+    store = published["store"]
+    fleet = {line.split(",")[0]: line.split(",")[4]
+             for line in (published["root"] / "fleet.csv").read_text(encoding="utf-8").splitlines()[1:]}
+    for device, dialect in fleet.items():
+        doc = json.loads((store / f"devices/2027Q1/{device}/manifest.json").read_text(encoding="utf-8"))
+        assert {i["dialect"] for i in doc["items"]} <= {dialect, "cmn"}
+    nan = [d for d, dia in fleet.items() if dia == "nan"][0]
+    doc = json.loads((store / f"devices/2027Q1/{nan}/manifest.json").read_text(encoding="utf-8"))
+    assert "nan" in {i["dialect"] for i in doc["items"]}
+
+
+def test_player_mp3s_are_cbr_64k_mono_at_minus_16_lufs_with_readable_chinese_tags(published, tmp_path):
+    store = published["store"]
+    files = sorted((store / "audio" / "player").glob("*.mp3"))
+    assert len(files) == 5
+    titles = set()
+    for f in files:
+        stream = ffprobe(f)["streams"][0]
+        assert (stream["codec_name"], stream["sample_rate"], stream["channels"]) == ("mp3", "44100", 1)
+        assert stream["bit_rate"] == "64000"
+        assert abs(loudness_lufs(f, tmp_path) - (-16.0)) <= 1.0, f
+        assert true_peak_dbtp(f, tmp_path) <= -1.5 + 0.1, f
+        tags = ID3(f)
+        assert tags.version == (2, 3, 0)
+        assert tags["TIT2"].encoding == Encoding.UTF16
+        titles.add(str(tags["TIT2"]))
+        assert str(tags["TXXX:DANGKE_LESSON_ID"])
+        assert str(tags["TLAN"]) in {"cmn", "nan"}
+    assert {"牢記初心使命", "語音識別示範", "健康生活", "閩南話詞語練習"} <= titles
+
+
+def test_broadcast_wavs_are_pcm_48k_mono_at_minus_24_lkfs_with_bext_loudness(published, tmp_path):
+    store = published["store"]
+    files = sorted((store / "audio" / "broadcast").glob("*.wav"))
+    assert len(files) >= 5
+    for f in files:
+        stream = ffprobe(f)["streams"][0]
+        assert (stream["codec_name"], stream["sample_rate"], stream["channels"]) == ("pcm_s16le", "48000", 1)
+        assert abs(loudness_lufs(f, tmp_path) - (-24.0)) <= 1.0, f
+        assert true_peak_dbtp(f, tmp_path) <= -2.0 + 0.1, f
+        b = bext.read_loudness(f)
+        assert b["version"] == 2 and abs(b["integrated_lufs"] - (-24.0)) <= 0.5
+
+
+def test_feeds_parse_with_enclosure_lengths_equal_to_file_sizes(published):
+    store = published["store"]
+    base = "https://media.example.org/dangke/"
+    feeds = sorted((store / "feeds").glob("*.xml"))
+    assert {f.name for f in feeds} == {"lessons-cmn.xml", "lessons-nan.xml", "broadcast-county-fm.xml",
+                                       "broadcast-village-speakers.xml"}
+    for f in feeds:
+        d = feedparser.parse(f.read_bytes())
+        assert not d.bozo, (f, d.bozo_exception)
+        assert d.entries
+        for e in d.entries:
+            enc = e.enclosures[0]
+            assert enc.href.startswith(base)
+            key = enc.href[len(base):]
+            assert int(enc.length) == (store / key).stat().st_size
+            assert e.published_parsed is not None
+    cmn = feedparser.parse((store / "feeds/lessons-cmn.xml").read_bytes())
+    assert cmn.feed.language == "zh-cmn"
+    assert {e.title for e in cmn.entries} >= {"牢記初心使命", "語音識別示範"}
+
+
+def test_schedules_fill_their_slots_without_overrun(published):
+    store = published["store"]
+    days = sorted(store.glob("broadcast/*/*.json"))
+    assert len(days) == 4
+    import datetime as dt
+    for f in days:
+        doc = json.loads(f.read_text(encoding="utf-8"))
+        seen = set()
+        for slot in doc["slots"]:
+            length = (dt.datetime.fromisoformat(slot["end"]) - dt.datetime.fromisoformat(slot["start"])).total_seconds()
+            total = sum(i["duration_s"] for i in slot["items"])
+            assert total <= length + 1e-6 and total >= length - 1.0, f
+            for i in slot["items"]:
+                assert (store / i["key"]).is_file()
+                if i["kind"] == "lesson":
+                    assert i["lesson_id"] not in seen
+                    seen.add(i["lesson_id"])
+                else:
+                    assert "lesson_id" not in i
+        m3u8 = (f.with_suffix(".m3u8")).read_text(encoding="utf-8")
+        assert m3u8.startswith("#EXTM3U") and "https://media.example.org/dangke/audio/broadcast/" in m3u8
+
+
+def test_second_run_encodes_nothing_and_rewrites_nothing(published):
+    assert published["second"] == 0
+    store = published["store"]
+    now = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in store.rglob("*") if p.is_file()}
+    assert now == published["snapshot"]
+    assert _index(store)["generation"] == 1
+
+
+def test_personal_columns_are_never_published(published):
+    store = published["store"]
+    fleet = (published["root"] / "fleet.csv").read_text(encoding="utf-8").splitlines()[1:]
+    names = {row.split(",")[7] for row in fleet}
+    phones = {row.split(",")[8] for row in fleet}
+    for p in store.rglob("*"):
+        if p.is_file() and p.suffix in (".json", ".m3u", ".m3u8", ".xml"):
+            text = p.read_text(encoding="utf-8")
+            assert not any(n in text for n in names | phones), p
