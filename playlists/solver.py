@@ -85,3 +85,143 @@ def solve(items: Sequence[Item], bin_lengths: Sequence[int | None], rules: Seque
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
     return {items[n].key: b for (n, b), v in x.items() if solver.Value(v)}
+
+
+# -- quarterly selection: one device playlist, hard rules plus weighted wishes --------------
+
+@dataclass(frozen=True)
+class Candidate:
+    """A lesson a device may carry, for :func:`select`.
+
+    ``ms`` is its duration in whole milliseconds (as published, so the share rules hold
+    exactly on the published durations), ``size`` its bytes, ``value`` what carrying it
+    is worth (negative: rather not), ``own`` whether it counts toward the own-dialect
+    share, ``slot`` a name shared by versions of one episode (at most one is chosen).
+    """
+
+    key: str
+    ms: int
+    size: int
+    category: str
+    value: int
+    own: bool = False
+    slot: str = ""
+
+
+@dataclass(frozen=True)
+class Bonus:
+    """``weight`` for each of the first ``cap`` candidates of ``keys`` that are chosen
+    (a must-carry lesson, the lessons of a topic, a village order)."""
+
+    keys: tuple[str, ...]
+    weight: int
+    cap: int = 1
+
+
+@dataclass(frozen=True)
+class Selection:
+    """One selection problem (a device's quarterly playlist) for :func:`select`.
+
+    Hard: ``shares`` (basis points of the chosen milliseconds), ``max_size`` bytes,
+    ``max_ms`` total milliseconds, ``after`` pairs ``(later, earlier)`` of slots (a later
+    episode only with an earlier one), at least one candidate. Soft, in the objective:
+    candidate values, ``bonuses``, ``short_weight`` per second below ``min_ms``, and
+    ``own_weight`` per second the own-dialect milliseconds fall short of
+    ``min(own_bp / 10000 * total, own_cap_ms)``.
+    """
+
+    candidates: tuple[Candidate, ...]
+    shares: tuple[ShareRule, ...] = ()
+    max_size: int | None = None
+    max_ms: int | None = None
+    after: tuple[tuple[str, str], ...] = ()
+    bonuses: tuple[Bonus, ...] = ()
+    min_ms: int = 0
+    short_weight: int = 0
+    own_bp: int = 0
+    own_cap_ms: int = 0
+    own_weight: int = 0
+    gap: int = 0
+    work_limit: float = 10.0
+
+
+@dataclass(frozen=True)
+class Selected:
+    """The chosen candidate keys (sorted), the objective reached and whether it is proven
+    optimal (within ``gap``)."""
+
+    keys: tuple[str, ...]
+    objective: int
+    optimal: bool
+
+
+def _weighted(model: cp_model.CpModel, xs: list, coefs: list[int]):
+    pairs = [(x, c) for x, c in zip(xs, coefs) if c]
+    return cp_model.LinearExpr.weighted_sum([p[0] for p in pairs], [p[1] for p in pairs]) if pairs else 0
+
+
+def select(problem: Selection) -> Selected | None:
+    """Choose the candidates of ``problem`` maximising the objective under its hard rules.
+
+    CP-SAT with one worker, a fixed seed and a deterministic time limit, on candidates
+    sorted by key: equal problems give equal answers. Stops when the best answer is
+    within ``gap`` of the bound. Returns None when no selection meets the hard rules.
+    """
+    cands = sorted(problem.candidates, key=lambda c: c.key)
+    model = cp_model.CpModel()
+    xs = [model.new_bool_var(f"x{n}") for n in range(len(cands))]
+    index = {c.key: n for n, c in enumerate(cands)}
+    ms = [c.ms for c in cands]
+    total = _weighted(model, xs, ms)
+    model.add(sum(xs) >= 1)
+    for rule in problem.shares:
+        inside = [c.ms if c.category in rule.categories else 0 for c in cands]
+        outside = [0 if c.category in rule.categories else c.ms for c in cands]
+        model.add((10000 - rule.basis_points) * _weighted(model, xs, inside)
+                  >= rule.basis_points * _weighted(model, xs, outside))
+    if problem.max_size is not None:
+        model.add(_weighted(model, xs, [c.size for c in cands]) <= problem.max_size)
+    if problem.max_ms is not None:
+        model.add(total <= problem.max_ms)
+    slots: dict[str, list] = {}
+    for c, x in zip(cands, xs):
+        if c.slot:
+            slots.setdefault(c.slot, []).append(x)
+    for members in slots.values():
+        if len(members) > 1:
+            model.add_at_most_one(members)
+    for later, earlier in problem.after:
+        if later in slots and earlier in slots:
+            model.add(sum(slots[later]) <= sum(slots[earlier]))
+    objective = [_weighted(model, xs, [c.value for c in cands])]
+    for n, b in enumerate(problem.bonuses):
+        members = [xs[index[k]] for k in b.keys if k in index]
+        if members and b.weight:
+            got = model.new_int_var(0, min(b.cap, len(members)), f"b{n}")
+            model.add(got <= sum(members))
+            objective.append(b.weight * got)
+    whole = sum(ms)
+    if problem.min_ms and problem.short_weight:
+        short = model.new_int_var(0, (problem.min_ms + 999) // 1000, "short")
+        model.add(1000 * short + total >= problem.min_ms)
+        objective.append(-problem.short_weight * short)
+    if problem.own_bp and problem.own_weight:
+        own = _weighted(model, xs, [c.ms if c.own else 0 for c in cands])
+        target = model.new_int_var(0, 10000 * min(whole, problem.own_cap_ms), "own_target")
+        model.add_min_equality(target, [problem.own_bp * total, 10000 * problem.own_cap_ms])
+        lack = model.new_int_var(0, (min(whole, problem.own_cap_ms) + 999) // 1000, "own_short")
+        model.add(10000 * own + 10000 * 1000 * lack >= target)
+        objective.append(-problem.own_weight * lack)
+    model.maximize(sum(objective))
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.random_seed = 7
+    solver.parameters.max_deterministic_time = problem.work_limit
+    solver.parameters.absolute_gap_limit = float(problem.gap)
+    # Presolve costs more than it saves on these small models (measured: ~3x faster).
+    solver.parameters.cp_model_presolve = False
+    status = solver.solve(model)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None
+    chosen = tuple(c.key for c, x in zip(cands, xs) if solver.value(x))
+    return Selected(chosen, int(round(solver.objective_value)), status == cp_model.OPTIMAL)

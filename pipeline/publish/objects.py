@@ -46,7 +46,7 @@ def _put_bytes(key: str, data: bytes, cache: str) -> Put:
 def collect_build(cfg: Config) -> list[Put]:
     """Every file of the staging tree (devices/, broadcast/), sorted by key."""
     out = []
-    for top in ("devices", "broadcast"):
+    for top in ("devices", "broadcast", "reports"):
         root = cfg.build / top
         if root.is_dir():
             for p in sorted(root.rglob("*")):
