@@ -11,6 +11,7 @@ stays in the tags (corpus case BR-24).
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -33,6 +34,7 @@ def _shown(ch: str) -> str:
     return ch
 
 
+@functools.lru_cache(maxsize=65536)
 def safe_stem(title: str, max_chars: int = 24) -> str:
     """A FAT-safe form of ``title`` of at most ``max_chars`` characters (NFKC: full-width
     letters, digits and punctuation become ASCII first, so ``：`` is treated as ``:``)."""

@@ -81,7 +81,7 @@ class QuarterRules:
     groups: tuple[GroupWishes, ...] = ()
     must_carry: tuple[tuple[str, tuple[str, ...]], ...] = ()
     #: the solver stops when within this many seconds of own-dialect listening of the best
-    gap_s: float = 60.0
+    gap_s: float = 300.0
 
     def wishes(self, group: str) -> GroupWishes:
         """The wishes of ``group`` (none when it has no ``[[plan.groups]]`` entry)."""
@@ -338,15 +338,14 @@ def plan_quarter(devices: Iterable[Device], tracks_by_profile: Mapping[str, Sequ
     for d in devices:
         groups[planner.key(d, tuple(previous.get(d.device_id, ())))].append(d)
     keys = sorted(groups)
-    problems = [planner.selection(k) for k in keys]
-    answers = iter(mapper(solver.select, [p for p in problems if p is not None]))
+    answers, solves = _solve(planner, keys, mapper)
     ctx = Context(quarter, settings)
     playlists, failed, short = [], [], []
-    for key, problem in zip(keys, problems):
+    for key in keys:
         profile, dialect, group, cap, _orders, prev = key
         pool = planner.pool(profile, dialect)
         members = sorted(groups[key], key=lambda d: d.device_id)
-        answer = next(answers) if problem is not None else None
+        answer = answers.get(key)
         if answer is None:
             why = {}
             for d in members:
@@ -358,19 +357,54 @@ def plan_quarter(devices: Iterable[Device], tracks_by_profile: Mapping[str, Sequ
         chosen = [t for t in pool if t.lesson_id in set(answer.keys)]
         items = _items(chosen)
         wanted = shortfalls(ctx, members[0], pool, chosen, set(prev), cap)
+        missed: dict[int, list[str]] = {}
         for d in members:
             playlists.append(DevicePlaylist(d.device_id, str(quarter), d.profile, items))
-            short += [PlanProblem(d.device_id, f"{who(d)}: {text}", kind) for kind, text in wanted]
-            for o in planner.village_orders(d):
-                miss = ctx.order_missed(o, chosen, pool)
-                if miss:
-                    short.append(PlanProblem(d.device_id, f"{who(d)}: {miss}", "order"))
+            if wanted:
+                short += [PlanProblem(d.device_id, f"{who(d)}: {text}", kind) for kind, text in wanted]
+            village = planner.village_orders(d)
+            if village:
+                if id(village) not in missed:
+                    missed[id(village)] = [m for m in (ctx.order_missed(o, chosen, pool) for o in village) if m]
+                short += [PlanProblem(d.device_id, f"{who(d)}: {m}", "order") for m in missed[id(village)]]
     villages = {(d.township, d.village) for members in groups.values() for d in members}
     notes = planner.orders.notes(tracks_by_profile, villages) + ctx.library_notes(planner, groups)
     return QuarterPlan(str(quarter), tuple(sorted(playlists, key=lambda p: p.device_id)),
                        tuple(sorted(failed, key=lambda p: p.device_id)),
                        tuple(sorted(short, key=lambda p: (p.device_id, p.kind, p.message))),
-                       tuple(notes), sum(p is not None for p in problems))
+                       tuple(notes), solves)
+
+
+def _base(key: tuple) -> tuple:
+    """The requirement key without its village orders."""
+    return key[:4] + ((),) + key[5:]
+
+
+def _solve(planner: _Planner, keys: Sequence[tuple], mapper: Callable) -> tuple[dict[tuple, solver.Selected], int]:
+    """Answers per requirement key, and how many solves they took.
+
+    First the keys without their village orders; then each key with orders whose base
+    answer does not already honour all of them (when it does, the base answer is also
+    the best answer with the orders: it is best without their bonuses and gets all of
+    them)."""
+    def run(todo: list[tuple]) -> dict[tuple, solver.Selected | None]:
+        problems = [(k, planner.selection(k)) for k in todo]
+        found = iter(mapper(solver.select, [p for _, p in problems if p is not None]))
+        return {k: (next(found) if p is not None else None) for k, p in problems}
+
+    bases = run(sorted({_base(k) for k in keys}))
+    answers = {k: bases[k] for k in keys if k in bases}
+    rest = []
+    for k in keys:
+        if k in answers:
+            continue
+        b = bases[_base(k)]
+        if b is None or all(set(ids) & set(b.keys) for ids, _w in k[4]):
+            answers[k] = b  # no playlist without orders means none with them either
+        else:
+            rest.append(k)
+    answers.update(run(rest))
+    return answers, len(bases) + len(rest)
 
 
 def explain(device: Device, pool: Sequence[Track], settings: QuarterRules, quarter: Quarter | None = None) -> str:

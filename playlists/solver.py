@@ -143,6 +143,8 @@ class Selection:
     own_weight: int = 0
     gap: int = 0
     work_limit: float = 10.0
+    #: keys of a good selection to start from (e.g. the same problem without its orders)
+    hint: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -171,18 +173,23 @@ def select(problem: Selection) -> Selected | None:
     model = cp_model.CpModel()
     xs = [model.new_bool_var(f"x{n}") for n in range(len(cands))]
     index = {c.key: n for n, c in enumerate(cands)}
-    ms = [c.ms for c in cands]
-    total = _weighted(model, xs, ms)
+    # Whole seconds keep the coefficients small; rounding is conservative, so the hard
+    # rules hold on the exact (millisecond) durations: the categories a rule asks for
+    # count rounded down, the others and the maximum rounded up.
+    lo = [c.ms // 1000 for c in cands]
+    hi = [-(-c.ms // 1000) for c in cands]
+    total_hi = _weighted(model, xs, hi)
+    total_lo = _weighted(model, xs, lo)
     model.add(sum(xs) >= 1)
     for rule in problem.shares:
-        inside = [c.ms if c.category in rule.categories else 0 for c in cands]
-        outside = [0 if c.category in rule.categories else c.ms for c in cands]
+        inside = [lo[n] if c.category in rule.categories else 0 for n, c in enumerate(cands)]
+        outside = [0 if c.category in rule.categories else hi[n] for n, c in enumerate(cands)]
         model.add((10000 - rule.basis_points) * _weighted(model, xs, inside)
                   >= rule.basis_points * _weighted(model, xs, outside))
     if problem.max_size is not None:
         model.add(_weighted(model, xs, [c.size for c in cands]) <= problem.max_size)
     if problem.max_ms is not None:
-        model.add(total <= problem.max_ms)
+        model.add(total_hi <= problem.max_ms // 1000)
     slots: dict[str, list] = {}
     for c, x in zip(cands, xs):
         if c.slot:
@@ -196,23 +203,42 @@ def select(problem: Selection) -> Selected | None:
     objective = [_weighted(model, xs, [c.value for c in cands])]
     for n, b in enumerate(problem.bonuses):
         members = [xs[index[k]] for k in b.keys if k in index]
-        if members and b.weight:
-            got = model.new_int_var(0, min(b.cap, len(members)), f"b{n}")
+        if not members or not b.weight:
+            continue
+        if b.cap >= len(members):
+            objective.append(b.weight * sum(members))
+        else:
+            got = model.new_int_var(0, b.cap, f"b{n}")
             model.add(got <= sum(members))
             objective.append(b.weight * got)
-    whole = sum(ms)
     if problem.min_ms and problem.short_weight:
-        short = model.new_int_var(0, (problem.min_ms + 999) // 1000, "short")
-        model.add(1000 * short + total >= problem.min_ms)
+        need = -(-problem.min_ms // 1000)
+        short = model.new_int_var(0, need, "short")
+        model.add(short + total_lo >= need)
         objective.append(-problem.short_weight * short)
     if problem.own_bp and problem.own_weight:
-        own = _weighted(model, xs, [c.ms if c.own else 0 for c in cands])
-        target = model.new_int_var(0, 10000 * min(whole, problem.own_cap_ms), "own_target")
-        model.add_min_equality(target, [problem.own_bp * total, 10000 * problem.own_cap_ms])
-        lack = model.new_int_var(0, (min(whole, problem.own_cap_ms) + 999) // 1000, "own_short")
-        model.add(10000 * own + 10000 * 1000 * lack >= target)
+        own_lo = [lo[n] if c.own else 0 for n, c in enumerate(cands)]
+        own = _weighted(model, xs, own_lo)
+        have = min(sum(own_lo), problem.own_cap_ms // 1000)
+        lack = model.new_int_var(0, have, "own_short")
+        # The goal is own >= min(share * total, what the library has). Which of the two
+        # binds is decided up front from the longest playlist the card and the maximum
+        # allow, so that the constraint stays linear (a disjunction solves far slower).
+        longest = sum(hi)
+        if problem.max_ms is not None:
+            longest = min(longest, problem.max_ms // 1000)
+        if problem.max_size is not None and sum(c.size for c in cands):
+            longest = min(longest, problem.max_size * sum(hi) // sum(c.size for c in cands))
+        if 10000 * have >= problem.own_bp * longest:
+            model.add(10000 * (own + lack) >= problem.own_bp * total_hi)
+        else:
+            model.add(own + lack >= have)
         objective.append(-problem.own_weight * lack)
     model.maximize(sum(objective))
+    if problem.hint:
+        chosen = set(problem.hint)
+        for c, x in zip(cands, xs):
+            model.add_hint(x, c.key in chosen)
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = 7
