@@ -166,8 +166,8 @@ def shortfalls(ctx: Context, device: Device, pool: Sequence[Track], chosen: Sequ
     for topic, keys, want in topic_wants(s.wishes(device.group), pool, heard):
         got = len(ids & set(keys))
         if got < want:
-            out.append(("group-topic", f"{got} of the {want} {topic} lesson(s) for {device.group} listeners are on "
-                                       f"the playlist; the others do not fit with {limits}"))
+            out.append(("group-topic", f"{got} of the {want} {topic} lesson(s) meant for its group are on the "
+                                       f"playlist; the others do not fit with {limits}"))
     total = sum(t.duration_s for t in chosen)
     if s.own_dialect_min_share and device.dialect != s.fallback_dialect and total > 0:
         own = sum(t.duration_s for t in chosen if t.dialect == device.dialect)

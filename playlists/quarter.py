@@ -29,6 +29,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 from pipeline.models import (CategoryRule, Device, DevicePlaylist, PlanProblem, PlaylistItem, Quarter, Track,
                              VillageOrder)
+from pipeline.vocab import GROUPS
 
 from . import solver
 from .cardnames import card_path, number_width
@@ -81,7 +82,8 @@ class QuarterRules:
     groups: tuple[GroupWishes, ...] = ()
     must_carry: tuple[tuple[str, tuple[str, ...]], ...] = ()
     #: the solver stops when within this many seconds of own-dialect listening of the best
-    gap_s: float = 300.0
+    #: (below the weight of any must-carry lesson, topic lesson or order)
+    gap_s: float = 600.0
 
     def wishes(self, group: str) -> GroupWishes:
         """The wishes of ``group`` (none when it has no ``[[plan.groups]]`` entry)."""
@@ -169,6 +171,7 @@ class _Planner:
         self._caps: dict[tuple[str, str, int], int] = {}
         self._prev: dict[tuple, tuple[str, ...]] = {}
         self._ord: dict[tuple, tuple[ResolvedOrder, ...]] = {}
+        self._classes: dict[tuple[str, str, str], str] = {}
 
     def pool(self, profile: str, dialect: str) -> tuple[Track, ...]:
         k = (profile, dialect)
@@ -206,10 +209,25 @@ class _Planner:
                                                self.pool(device.profile, device.dialect))
         return self._ord[k]
 
+    def group_class(self, profile: str, dialect: str, group: str) -> str:
+        """The first listener group that is planned exactly like ``group`` for this pool:
+        same wishes, same must-carry lessons, same lessons meant for it."""
+        k = (profile, dialect, group)
+        if k not in self._classes:
+            pool = self.pool(profile, dialect)
+
+            def signature(g: str) -> tuple:
+                w = self.settings.wishes(g)
+                return ((w.topics, w.per_topic, w.prefer_max_s), tuple(must_carry(self.settings, g, pool)),
+                        tuple(t.lesson_id for t in pool if g in t.audiences))
+            mine = signature(group)
+            self._classes[k] = next((g for g in sorted({*GROUPS, group}) if signature(g) == mine), group)
+        return self._classes[k]
+
     def key(self, device: Device, prev: tuple[str, ...]) -> tuple:
         """The requirement key of ``device`` (see :func:`requirement_key`)."""
         orders = tuple(sorted({(o.keys, o.weight) for o in self.village_orders(device) if o.keys}))
-        return (device.profile, device.dialect, device.group,
+        return (device.profile, device.dialect, self.group_class(device.profile, device.dialect, device.group),
                 self.capacity(device.profile, device.dialect, self.settings.usable_bytes(device)),
                 orders, self.previous(device.profile, device.dialect, prev))
 
@@ -292,8 +310,9 @@ def topic_wants(wishes: GroupWishes, pool: Sequence[Track], heard: set[str]) -> 
 def requirement_key(device: Device, tracks: Sequence[Track], quarter: Quarter, settings: QuarterRules,
                     previous: tuple[str, ...] = (), orders: Sequence[VillageOrder] = ()) -> tuple:
     """What decides a device's playlist; devices with equal keys get equal playlists:
-    profile, dialect, group, the card's capacity when it can bind, the village's orders
-    as lessons of its pool, and the lessons of its pool it carried last quarter."""
+    profile, dialect, group (groups planned alike count as one), the card's capacity
+    when it can bind, the village's orders as lessons of its pool, and the lessons of
+    its pool it carried last quarter."""
     return _Planner({device.profile: tracks}, quarter, settings, orders).key(device, tuple(previous))
 
 

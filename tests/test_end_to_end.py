@@ -187,6 +187,35 @@ def test_personal_columns_are_never_published(published):
     names = {row.split(",")[7] for row in fleet}
     phones = {row.split(",")[8] for row in fleet}
     for p in store.rglob("*"):
-        if p.is_file() and p.suffix in (".json", ".m3u", ".m3u8", ".xml"):
+        if p.is_file() and p.suffix in (".json", ".m3u", ".m3u8", ".xml", ".csv"):
             text = p.read_text(encoding="utf-8")
             assert not any(n in text for n in names | phones), p
+
+
+def test_the_plan_publishes_diffs_and_a_fleet_summary(published):
+    import csv
+    store = published["store"]
+    rows = list(csv.DictReader((store / "reports/2027Q1/fleet-summary.csv").read_text(encoding="utf-8").splitlines()))
+    total = rows[-1]
+    assert (total["township"], total["devices"], total["planned"], total["not_planned"]) == ("(all)", "35", "35", "0")
+    assert sum(int(r["devices"]) for r in rows[:-1]) == 35
+    hours = sum(float(total[f"hours_{c}"]) for c in ("theory", "party-spirit", "policy", "skills", "red-culture", "other"))
+    assert abs(hours - float(total["hours"])) < 0.05
+    for m in sorted(store.glob("devices/2027Q1/*/manifest.json")):
+        doc = json.loads(m.read_text(encoding="utf-8"))
+        diff = json.loads((m.parent / "diff.json").read_text(encoding="utf-8"))
+        assert (diff["quarter"], diff["previous_quarter"], diff["keep"], diff["remove"]) == ("2027Q1", "2026Q4", [], [])
+        assert [a["sha256"] for a in diff["add"]] == [i["sha256"] for i in doc["items"]]
+        assert diff["bytes_to_write"] == doc["totals"]["bytes"]
+    problems = (store / "reports/2027Q1/problems.csv").read_text(encoding="utf-8")
+    assert "listening-time" in problems and "must-carry lesson dj-2027q1-01 is not in the library" in problems
+
+
+def test_a_crew_loads_a_card_from_the_published_store(published, tmp_path):
+    from tests.test_card import entry_order, fat32
+    store = published["store"]
+    img = fat32(tmp_path / "card.img")
+    assert run_cli("--config", published["cfg"], "card", "LJ-00035", "--quarter", "2027Q1", "--to", img,
+                   "--cache", tmp_path / "cache") == 0
+    doc = json.loads((store / "devices/2027Q1/LJ-00035/manifest.json").read_text(encoding="utf-8"))
+    assert [n.casefold() for n in entry_order(img)] == [i["card_path"].casefold() for i in doc["items"]] + ["playlist.m3u"]
