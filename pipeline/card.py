@@ -28,11 +28,11 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol
-from urllib.parse import quote
+from typing import Callable
 
 from . import __version__
-from .cardfs import Card, CardError
+from .cardfs import Card
+from .cardsource import HttpSource, Source, StoreSource, open_source
 from .errors import DangkeError, StoreError
 from .models import Quarter
 
@@ -46,83 +46,6 @@ SLACK_CLUSTERS = 16
 
 class CardRefused(DangkeError):
     """The card cannot be loaded as asked (another device's card, too small)."""
-
-
-class Source(Protocol):
-    """Where the published store is read from."""
-
-    def describe(self) -> str: ...
-    def get(self, key: str) -> bytes: ...
-    def fetch(self, key: str, dest: Path) -> None:
-        """Write the object to ``dest``."""
-
-
-class StoreSource:
-    """A ``file://`` or ``s3://`` store, read with its ``get()``."""
-
-    def __init__(self, store) -> None:
-        self.store = store
-
-    def describe(self) -> str:
-        return self.store.describe()
-
-    def get(self, key: str) -> bytes:
-        return self.store.get(key)
-
-    def fetch(self, key: str, dest: Path) -> None:
-        dest.write_bytes(self.store.get(key))
-
-
-class HttpSource:
-    """The store's public URL (``base_url``), read with requests, with timeouts."""
-
-    def __init__(self, base_url: str, timeout_s: float = 30.0) -> None:
-        import requests
-        self.base = base_url if base_url.endswith("/") else base_url + "/"
-        self.timeout = (10.0, timeout_s)
-        self.session = requests.Session()
-        self.session.headers["User-Agent"] = f"dangke-card/{__version__}"
-
-    def describe(self) -> str:
-        return self.base
-
-    def _url(self, key: str) -> str:
-        return self.base + quote(key, safe="/")
-
-    def _open(self, key: str, stream: bool):
-        import requests
-        try:
-            r = self.session.get(self._url(key), timeout=self.timeout, stream=stream)
-        except requests.RequestException as exc:
-            raise StoreError(f"cannot read {self._url(key)}: {exc}", fix="check the network and the URL") from exc
-        if r.status_code != 200:
-            r.close()
-            raise StoreError(f"cannot read {self._url(key)}: HTTP {r.status_code}",
-                             fix="check the URL; is the quarter published?")
-        return r
-
-    def get(self, key: str) -> bytes:
-        with self._open(key, stream=False) as r:
-            return r.content
-
-    def fetch(self, key: str, dest: Path) -> None:
-        import requests
-        with self._open(key, stream=True) as r, open(dest, "wb") as f:
-            try:
-                for block in r.iter_content(1 << 20):
-                    f.write(block)
-            except requests.RequestException as exc:
-                raise StoreError(f"download of {key} broke off: {exc}", fix="run again to resume") from exc
-
-
-def open_source(spec: str, root: Path | None = None, store=None) -> Source:
-    """A source from ``--from``: ``http(s)://`` (the public base_url), or a store."""
-    if spec.startswith(("http://", "https://")):
-        return HttpSource(spec)
-    if store is not None:
-        return StoreSource(store)
-    from .publish.store import open_store
-    return StoreSource(open_store(spec, root or Path.cwd()))
 
 
 @dataclass(frozen=True)
@@ -167,7 +90,7 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-_SAFE_NAME = re.compile(r'^[^/\\\x00-\x1f"*:<>?|]{1,200}$')
+_SAFE_NAME = re.compile(r'^[^/\\\x00-\x1f"*:<>?|\[\]]{1,200}$')
 
 
 def read_published(source: Source, device_id: str, quarter: str) -> Published:
@@ -178,9 +101,12 @@ def read_published(source: Source, device_id: str, quarter: str) -> Published:
         CardRefused: the device has no playlist in the published generation, or a file
             does not match its checksum (a publish in progress or a stale cache).
     """
-    index = json.loads(source.get("index.json"))
-    files = index.get("files", {})
-    generation = int(index.get("generation", 0))
+    try:
+        index = json.loads(source.get("index.json"))
+        files = dict(index["files"])
+        generation = int(index.get("generation", 0))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise StoreError(f"index.json of {source.describe()} is not a dangke index", fix="check --from") from exc
     base = f"devices/{quarter}/{device_id}/"
     if base + "manifest.json" not in files:
         raise CardRefused(f"{device_id} has no playlist for {quarter} in generation {generation} of "
@@ -407,3 +333,7 @@ def quarter_text(text: str) -> str:
         ValueError: not a quarter.
     """
     return str(Quarter.parse(text))
+
+
+__all__ = ["CardRefused", "CardReport", "Published", "Target", "read_published", "load_card", "cached",
+           "cache_dir", "quarter_text", "Source", "StoreSource", "HttpSource", "open_source"]

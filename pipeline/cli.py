@@ -151,12 +151,17 @@ def do_encode(obj: Context) -> None:
         obj.fail()
 
 
-def _reason_lines(label: str, problems) -> list[str]:
+def _reason_lines(label: str, problems, limit: int = 15) -> list[str]:
+    """Problems grouped by reason, most common first, at most ``limit`` lines."""
     from playlists.report import reasons
     out = []
-    for r in reasons(problems):
+    found = reasons(problems)
+    for r in found[:limit]:
         who = r.first if r.count == 1 else f"{r.first} and {r.count - 1} more like it"
         out.append(f"{label}{'' if r.kind == 'not-planned' else f' ({r.kind})'}: {who}: {r.text}")
+    if len(found) > limit:
+        rest = sum(r.count for r in found[limit:])
+        out.append(f"{label}: {rest} more device(s) with {len(found) - limit} other reason(s): see problems.csv")
     return out
 
 
@@ -337,7 +342,11 @@ def card(obj: Context, device_id: str, quarter: str, to: Path, source: str | Non
     def show(action: str, name: str, size: int) -> None:
         if action in verbs:
             say(f"  {verbs[action]} {name} ({size / 1e6:.1f} MB)")
-    report = load_card(pub, src, target, cache or cache_dir(), reassign=reassign, progress=show)
+    try:  # the station's time zone when there is a configuration, else the machine's
+        now = dt.datetime.now(obj.cfg.tz)
+    except ConfigError:
+        now = dt.datetime.now().astimezone()
+    report = load_card(pub, src, target, cache or cache_dir(), reassign=reassign, now=now, progress=show)
     if report.up_to_date:
         say(f"card {report.device_id} {report.quarter}: already up to date at {report.card} "
             f"(generation {report.generation})")

@@ -1,7 +1,8 @@
 """Device file names: short, FAT32-safe, numbered in play order (``001_標題.mp3``).
 
 Characters illegal in FAT long names (``" * / : < > ? \\ |`` and controls 0x00-0x1F,
-standards.md §3.6) become ``_``; trailing dots and spaces go; DOS device names (CON,
+standards.md §3.6) become ``_`` and square brackets round ones (card tools read them as
+wildcards); trailing dots and spaces go; DOS device names (CON,
 PRN, AUX, NUL, COM1-9, LPT1-9) get a suffix; Chinese is kept where a cheap player can
 show it (characters in GBK, the code page of their fonts, within the Basic Multilingual
 Plane); invisible format characters (zero-width space, byte-order mark, direction marks)
@@ -40,7 +41,7 @@ def safe_stem(title: str, max_chars: int = 24) -> str:
     letters, digits and punctuation become ASCII first, so ``：`` is treated as ``:``)."""
     text = unicodedata.normalize("NFKC", title)
     text = "".join(_shown(c) for c in text)
-    text = _ILLEGAL.sub("_", text)
+    text = _ILLEGAL.sub("_", text).replace("[", "(").replace("]", ")")  # mtools reads [] as wildcards
     text = re.sub(r"\s+", " ", text).strip()
     text = text[:max_chars].rstrip(" .")
     text = re.sub(r"_+", "_", text).strip("_ ")

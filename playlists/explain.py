@@ -47,18 +47,15 @@ class Context:
         usable = self.settings.usable_bytes(device) / 1e6
         return f"{device.capacity_mb:g} MB" + (f" ({usable:.1f} MB after the {reserve:.0%} kept free)" if reserve else "")
 
-    def order_missed(self, o: "ResolvedOrder", chosen: Sequence[Track], pool: Sequence[Track]) -> str | None:
+    def order_missed(self, o: "ResolvedOrder", chosen: Sequence[Track], dialect: str) -> str | None:
         """Why an order of the device's village is not honoured, or None when it is."""
         ids = {t.lesson_id for t in chosen}
         if any(k in ids for k in o.keys):
             return None
         what = f"the order of {o.order.village} for {o.order.target!r} (priority {o.order.priority})"
         if not o.keys:
-            return f"{what} cannot be met: no lesson for it in {self._pool_langs(pool)} is valid {self.when}"
+            return f"{what} cannot be met: no lesson for it in {self.langs(dialect)} is valid {self.when}"
         return f"{what} is not honoured: its lessons do not fit with the county rule, the card and the wishes before it"
-
-    def _pool_langs(self, pool: Sequence[Track]) -> str:
-        return " or ".join(sorted({t.dialect for t in pool})) or "the device's languages"
 
     def library_notes(self, planner, groups: Mapping[tuple, list[Device]]) -> list[str]:
         """Fleet-wide findings: dialects with no lessons, group topics with no lessons,

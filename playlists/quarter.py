@@ -170,7 +170,7 @@ class _Planner:
         self._ids: dict[tuple[str, str], frozenset[str]] = {}
         self._caps: dict[tuple[str, str, int], int] = {}
         self._prev: dict[tuple, tuple[str, ...]] = {}
-        self._ord: dict[tuple, tuple[ResolvedOrder, ...]] = {}
+        self._ord: dict[tuple, tuple[tuple[ResolvedOrder, ...], tuple]] = {}
         self._classes: dict[tuple[str, str, str], str] = {}
 
     def pool(self, profile: str, dialect: str) -> tuple[Track, ...]:
@@ -203,11 +203,16 @@ class _Planner:
         return self._prev[k]
 
     def village_orders(self, device: Device) -> tuple[ResolvedOrder, ...]:
+        """The orders of the device's village, resolved against its pool."""
+        return self._orders_of(device)[0]
+
+    def _orders_of(self, device: Device) -> tuple[tuple[ResolvedOrder, ...], tuple]:
         k = (device.township, device.village, device.profile, device.dialect)
-        if k not in self._ord:
-            self._ord[k] = self.orders.resolve(device.township, device.village,
-                                               self.pool(device.profile, device.dialect))
-        return self._ord[k]
+        found = self._ord.get(k)
+        if found is None:
+            resolved = self.orders.resolve(device.township, device.village, self.pool(device.profile, device.dialect))
+            found = self._ord[k] = (resolved, tuple(sorted({(o.keys, o.weight) for o in resolved if o.keys})))
+        return found
 
     def group_class(self, profile: str, dialect: str, group: str) -> str:
         """The first listener group that is planned exactly like ``group`` for this pool:
@@ -226,10 +231,10 @@ class _Planner:
 
     def key(self, device: Device, prev: tuple[str, ...]) -> tuple:
         """The requirement key of ``device`` (see :func:`requirement_key`)."""
-        orders = tuple(sorted({(o.keys, o.weight) for o in self.village_orders(device) if o.keys}))
-        return (device.profile, device.dialect, self.group_class(device.profile, device.dialect, device.group),
-                self.capacity(device.profile, device.dialect, self.settings.usable_bytes(device)),
-                orders, self.previous(device.profile, device.dialect, prev))
+        profile, dialect = device.profile, device.dialect
+        return (profile, dialect, self.group_class(profile, dialect, device.group),
+                self.capacity(profile, dialect, self.settings.usable_bytes(device)),
+                self._orders_of(device)[1], self.previous(profile, dialect, prev))
 
     def selection(self, key: tuple) -> solver.Selection | None:
         """The selection problem of a requirement key, or None when the pool is empty."""
@@ -359,39 +364,59 @@ def plan_quarter(devices: Iterable[Device], tracks_by_profile: Mapping[str, Sequ
     keys = sorted(groups)
     answers, solves = _solve(planner, keys, mapper)
     ctx = Context(quarter, settings)
-    playlists, failed, short = [], [], []
+    playlists: list[DevicePlaylist] = []
+    failed: list[PlanProblem] = []
+    short: list[PlanProblem] = []
     for key in keys:
-        profile, dialect, group, cap, _orders, prev = key
-        pool = planner.pool(profile, dialect)
         members = sorted(groups[key], key=lambda d: d.device_id)
         answer = answers.get(key)
         if answer is None:
-            why = {}
-            for d in members:
-                usable = settings.usable_bytes(d)
-                if usable not in why:
-                    why[usable] = explain_infeasible(ctx, pool, d, usable, set(prev))
-                failed.append(PlanProblem(d.device_id, f"{who(d)}: {why[usable]}"))
-            continue
-        chosen = [t for t in pool if t.lesson_id in set(answer.keys)]
-        items = _items(chosen)
-        wanted = shortfalls(ctx, members[0], pool, chosen, set(prev), cap)
-        missed: dict[int, list[str]] = {}
-        for d in members:
-            playlists.append(DevicePlaylist(d.device_id, str(quarter), d.profile, items))
-            if wanted:
-                short += [PlanProblem(d.device_id, f"{who(d)}: {text}", kind) for kind, text in wanted]
-            village = planner.village_orders(d)
-            if village:
-                if id(village) not in missed:
-                    missed[id(village)] = [m for m in (ctx.order_missed(o, chosen, pool) for o in village) if m]
-                short += [PlanProblem(d.device_id, f"{who(d)}: {m}", "order") for m in missed[id(village)]]
+            failed += _not_planned(ctx, planner, key, members)
+        else:
+            _planned(ctx, planner, key, members, answer, playlists, short)
     villages = {(d.township, d.village) for members in groups.values() for d in members}
     notes = planner.orders.notes(tracks_by_profile, villages) + ctx.library_notes(planner, groups)
     return QuarterPlan(str(quarter), tuple(sorted(playlists, key=lambda p: p.device_id)),
                        tuple(sorted(failed, key=lambda p: p.device_id)),
                        tuple(sorted(short, key=lambda p: (p.device_id, p.kind, p.message))),
                        tuple(notes), solves)
+
+
+def _not_planned(ctx: Context, planner: _Planner, key: tuple, members: list[Device]) -> list[PlanProblem]:
+    """The problems of devices whose requirement set has no playlist (one explanation per
+    card size)."""
+    profile, dialect, _group, _cap, _orders, prev = key
+    pool = planner.pool(profile, dialect)
+    why: dict[int, str] = {}
+    out = []
+    for d in members:
+        usable = ctx.settings.usable_bytes(d)
+        if usable not in why:
+            why[usable] = explain_infeasible(ctx, pool, d, usable, set(prev))
+        out.append(PlanProblem(d.device_id, f"{who(d)}: {why[usable]}"))
+    return out
+
+
+def _planned(ctx: Context, planner: _Planner, key: tuple, members: list[Device], answer: solver.Selected,
+             playlists: list[DevicePlaylist], short: list[PlanProblem]) -> None:
+    """Add the playlists of a requirement set's devices (one shared item tuple) and the
+    wishes they miss: the set's own, then each village's orders."""
+    profile, dialect, _group, cap, _orders, prev = key
+    pool = planner.pool(profile, dialect)
+    chosen = [t for t in pool if t.lesson_id in set(answer.keys)]
+    items = _items(chosen)
+    wanted = shortfalls(ctx, members[0], pool, chosen, set(prev), cap)
+    missed: dict[int, list[str]] = {}
+    q = str(planner.quarter)
+    for d in members:
+        playlists.append(DevicePlaylist(d.device_id, q, d.profile, items))
+        if wanted:
+            short += [PlanProblem(d.device_id, f"{who(d)}: {text}", kind) for kind, text in wanted]
+        village = planner.village_orders(d)
+        if village:
+            if id(village) not in missed:
+                missed[id(village)] = [m for m in (ctx.order_missed(o, chosen, dialect) for o in village) if m]
+            short += [PlanProblem(d.device_id, f"{who(d)}: {m}", "order") for m in missed[id(village)]]
 
 
 def _base(key: tuple) -> tuple:

@@ -227,7 +227,7 @@ def test_a_damaged_store_file_is_refused_before_the_card_is_touched(station, tmp
         station.load("LJ-00001", "2027Q1", ImageCard(img), tmp_path / "cache")
     assert "does not match the manifest" in str(err.value) and "nothing was written" in str(err.value)
     assert entry_order(img) == [] and entry_order(img, "DANGKE_NEW") == []
-    (station.root / f"devices/2027Q1/LJ-00001/playlist.m3u").write_text("#EXTM3U\n")
+    (station.root / "devices/2027Q1/LJ-00001/playlist.m3u").write_text("#EXTM3U\n")
     with pytest.raises(CardRefused, match="does not match index.json"):
         station.load("LJ-00001", "2027Q1", ImageCard(img), tmp_path / "cache")
 
