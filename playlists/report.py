@@ -79,39 +79,49 @@ TOTAL = "(all)"
 
 def fleet_summary(devices: Iterable[Device], plan: QuarterPlan,
                   diffs: Mapping[str, DeviceDiff] | None = None) -> list[TownshipSummary]:
-    """Rows per township (sorted) and a last row for the whole fleet (``TOTAL``)."""
+    """Rows per township (sorted) and a last row for the whole fleet (``TOTAL``).
+
+    Devices are first tallied by what they share (township, playlist, diff figures,
+    status), so a million devices cost one pass of dictionary look-ups."""
     diffs = diffs or {}
-    playlists = {p.device_id: p for p in plan.playlists}
+    playlists = {p.device_id: p.items for p in plan.playlists}
     failed = {p.device_id for p in plan.problems}
     short = {p.device_id for p in plan.shortfalls}
-    per_items: dict[int, Counter] = {}
-    rows: dict[str, dict] = defaultdict(lambda: {"n": Counter(), "sec": Counter()})
+    items_of: dict[int, tuple[PlaylistItem, ...]] = {}
+    tally: Counter = Counter()
     for d in devices:
-        for t in (d.township, TOTAL):
-            row = rows[t]
-            row["n"]["devices"] += 1
-            pl = playlists.get(d.device_id)
-            if pl is not None:
-                row["n"]["planned"] += 1
-                key = id(pl.items)
-                if key not in per_items:
-                    c: Counter = Counter()
-                    for i in pl.items:
-                        c[i.category] += i.duration_s
-                    per_items[key] = c
-                row["sec"].update(per_items[key])
-            row["n"]["not_planned"] += d.device_id in failed
-            row["n"]["with_shortfalls"] += d.device_id in short
-            dd = diffs.get(d.device_id)
-            if dd is not None:
-                row["n"]["bytes_to_write"] += dd.bytes_to_write
-                row["n"]["files_to_add"] += len(dd.add)
-                row["n"]["files_to_remove"] += len(dd.remove)
+        items = playlists.get(d.device_id)
+        if items is not None:
+            items_of[id(items)] = items
+        dd = diffs.get(d.device_id)
+        figures = (dd.bytes_to_write, len(dd.add), len(dd.remove)) if dd is not None else (0, 0, 0)
+        tally[(d.township, id(items) if items is not None else 0, figures,
+               d.device_id in failed, d.device_id in short)] += 1
+    millis: dict[int, Counter] = {}  # whole milliseconds: sums exact, whatever the device order
+    for key, items in items_of.items():
+        c: Counter = Counter()
+        for i in items:
+            c[i.category] += round(i.duration_s * 1000)
+        millis[key] = c
+    rows: dict[str, dict] = defaultdict(lambda: {"n": Counter(), "sec": Counter()})
+    for (township, items_id, (write, add, remove), is_failed, is_short), n in tally.items():
+        for name in (township, TOTAL):
+            row = rows[name]
+            row["n"]["devices"] += n
+            if items_id:
+                row["n"]["planned"] += n
+                for cat, ms in millis[items_id].items():
+                    row["sec"][cat] += ms * n
+            row["n"]["not_planned"] += n * is_failed
+            row["n"]["with_shortfalls"] += n * is_short
+            row["n"]["bytes_to_write"] += n * write
+            row["n"]["files_to_add"] += n * add
+            row["n"]["files_to_remove"] += n * remove
     out = []
     for name in sorted(k for k in rows if k != TOTAL) + ([TOTAL] if TOTAL in rows else []):
         n, sec = rows[name]["n"], rows[name]["sec"]
         out.append(TownshipSummary(name, n["devices"], n["planned"], n["not_planned"], n["with_shortfalls"],
-                                   tuple((c, round(sec.get(c, 0.0), 3)) for c in CATEGORIES),
+                                   tuple((c, sec.get(c, 0) / 1000) for c in CATEGORIES),
                                    n["bytes_to_write"], n["files_to_add"], n["files_to_remove"]))
     return out
 
