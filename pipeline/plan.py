@@ -11,6 +11,7 @@ rules cannot be met gets no files, and its problem is reported.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import multiprocessing
 import os
@@ -181,8 +182,8 @@ def run_plan(cfg: Config, catalog: Catalog, quarter: Quarter) -> PlanReport:
         files += [(folder / "manifest.json", layout.manifest(pl)), (folder / "playlist.m3u", layout.device_m3u(pl)),
                   (folder / "diff.json", planfiles.diff_json(d))]
     keep = {pl.device_id for pl in planned}
-    result_ok = type(result)(result.quarter, tuple(planned), tuple(sorted(problems, key=lambda p: p.device_id)),
-                             result.shortfalls, result.notes, result.solves)
+    result_ok = dataclasses.replace(result, playlists=tuple(planned),
+                                    problems=tuple(sorted(problems, key=lambda p: p.device_id)))
     summary = fleet_summary(devices, result_ok, diffs)
     reports = cfg.build / "reports" / str(quarter)
     files += [(reports / "fleet-summary.csv", planfiles.summary_csv(summary)),

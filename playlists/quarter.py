@@ -12,7 +12,10 @@ must-carry lessons of the quarter > the group's topics (e.g. fishers: maritime s
 aquaculture) > village orders (點單) by priority > the own-dialect share (as far as the
 library has lessons in that dialect) and the listening-time minimum > more listening,
 own dialect before the fallback, lessons for the device's group, shorter lessons for
-groups that prefer them, and no lesson carried last quarter unless it is evergreen.
+groups that prefer them. Lessons the device carried last quarter (unless evergreen, or
+asked for by an order or a must-carry) are left out first; they come back, at a cost,
+only when the hard rules, the listening minimum or the own-dialect share need them.
+The solver stops within ``gap_s`` seconds of listening of the best objective.
 
 Devices with identical requirements share one solve (:func:`requirement_key`), so the
 cost grows with the number of distinct requirement sets, not with the number of
@@ -23,6 +26,7 @@ equal plans, whatever their order.
 from __future__ import annotations
 
 import math
+import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, Sequence
@@ -419,6 +423,22 @@ def _planned(ctx: Context, planner: _Planner, key: tuple, members: list[Device],
             short += [PlanProblem(d.device_id, f"{who(d)}: {m}", "order") for m in missed[id(village)]]
 
 
+def select_fresh_first(problem: solver.Selection) -> tuple[solver.Selected | None, bool]:
+    """Solve ``problem`` without the lessons the device carried last quarter (negative
+    values, unless a bonus asks for them); only when that misses the listening minimum or
+    the own-dialect share, or cannot meet the hard rules, solve it with them. Returns the
+    answer and whether it came from the first solve. (The avoided lessons make the model
+    about twice as slow; most devices never need them.)"""
+    wanted = {k for b in problem.bonuses for k in b.keys}
+    fresh = tuple(c for c in problem.candidates if c.value >= 0 or c.key in wanted)
+    if len(fresh) < len(problem.candidates):
+        first = solver.select(dataclasses.replace(problem, candidates=fresh))
+        if first is not None and not first.short_s and not first.own_lack_s:
+            return first, True
+        return solver.select(problem), False
+    return solver.select(problem), True
+
+
 def _base(key: tuple) -> tuple:
     """The requirement key without its village orders."""
     return key[:4] + ((),) + key[5:]
@@ -428,26 +448,26 @@ def _solve(planner: _Planner, keys: Sequence[tuple], mapper: Callable) -> tuple[
     """Answers per requirement key, and how many solves they took.
 
     First the keys without their village orders; then each key with orders whose base
-    answer does not already honour all of them (when it does, the base answer is also
-    the best answer with the orders: it is best without their bonuses and gets all of
-    them)."""
-    def run(todo: list[tuple]) -> dict[tuple, solver.Selected | None]:
+    answer does not already honour all of them (when it does, and came without last
+    quarter's lessons, the base answer is also the best answer with the orders: it is
+    best without their bonuses and gets all of them)."""
+    def run(todo: list[tuple]) -> dict[tuple, tuple[solver.Selected | None, bool]]:
         problems = [(k, planner.selection(k)) for k in todo]
-        found = iter(mapper(solver.select, [p for _, p in problems if p is not None]))
-        return {k: (next(found) if p is not None else None) for k, p in problems}
+        found = iter(mapper(select_fresh_first, [p for _, p in problems if p is not None]))
+        return {k: (next(found) if p is not None else (None, True)) for k, p in problems}
 
     bases = run(sorted({_base(k) for k in keys}))
-    answers = {k: bases[k] for k in keys if k in bases}
+    answers = {k: bases[k][0] for k in keys if k in bases}
     rest = []
     for k in keys:
         if k in answers:
             continue
-        b = bases[_base(k)]
-        if b is None or all(set(ids) & set(b.keys) for ids, _w in k[4]):
+        b, fresh = bases[_base(k)]
+        if b is None or (fresh and all(set(ids) & set(b.keys) for ids, _w in k[4])):
             answers[k] = b  # no playlist without orders means none with them either
         else:
             rest.append(k)
-    answers.update(run(rest))
+    answers.update((k, a) for k, (a, _fresh) in run(rest).items())
     return answers, len(bases) + len(rest)
 
 

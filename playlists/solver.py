@@ -155,6 +155,9 @@ class Selected:
     keys: tuple[str, ...]
     objective: int
     optimal: bool
+    #: seconds below ``min_ms`` and seconds the own-dialect share lacks, as solved
+    short_s: int = 0
+    own_lack_s: int = 0
 
 
 class _Model(cp_model.CpModel):
@@ -233,6 +236,7 @@ def select(problem: Selection) -> Selected | None:
             got = model.new_int_var(0, b.cap, f"b{n}")
             model.add(got <= sum(members))
             terms[got.index] = b.weight
+    short = lack = None
     if problem.min_ms and problem.short_weight:
         need = -(-problem.min_ms // 1000)
         short = model.new_int_var(0, need, "short")
@@ -241,7 +245,7 @@ def select(problem: Selection) -> Selected | None:
     if problem.own_bp and problem.own_weight:
         own_lo = [lo[n] if c.own else 0 for n, c in enumerate(cands)]
         own = _weighted(model, xs, own_lo)
-        have = min(sum(own_lo), problem.own_cap_ms // 1000)
+        have = problem.own_cap_ms // 1000  # what the library has, even beyond these candidates
         lack = model.new_int_var(0, have, "own_short")
         # The goal is own >= min(share * total, what the library has). Which of the two
         # binds is decided up front from the longest playlist the card and the maximum
@@ -276,4 +280,5 @@ def select(problem: Selection) -> Selected | None:
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
     chosen = tuple(c.key for c, x in zip(cands, xs) if solver.value(x))
-    return Selected(chosen, int(round(solver.objective_value)), status == cp_model.OPTIMAL)
+    return Selected(chosen, int(round(solver.objective_value)), status == cp_model.OPTIMAL,
+                    solver.value(short) if short is not None else 0, solver.value(lack) if lack is not None else 0)

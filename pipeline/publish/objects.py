@@ -44,7 +44,7 @@ def _put_bytes(key: str, data: bytes, cache: str) -> Put:
 
 
 def collect_build(cfg: Config) -> list[Put]:
-    """Every file of the staging tree (devices/, broadcast/), sorted by key."""
+    """Every file of the staging tree (devices/, broadcast/, reports/), sorted by key."""
     out = []
     for top in ("devices", "broadcast", "reports"):
         root = cfg.build / top
