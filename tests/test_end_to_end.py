@@ -219,3 +219,19 @@ def test_a_crew_loads_a_card_from_the_published_store(published, tmp_path):
                    "--cache", tmp_path / "cache") == 0
     doc = json.loads((store / "devices/2027Q1/LJ-00035/manifest.json").read_text(encoding="utf-8"))
     assert [n.casefold() for n in entry_order(img)] == [i["card_path"].casefold() for i in doc["items"]] + ["playlist.m3u"]
+
+
+def test_the_next_quarter_is_diffed_against_this_one(published):
+    root = published["root"]
+    assert run_cli("--config", published["cfg"], "plan", "--quarter", "2027Q2") == 0
+    build = root / "build" / "devices"
+    for device in ("LJ-00001", "LJ-00035"):
+        q1 = json.loads((build / f"2027Q1/{device}/manifest.json").read_text(encoding="utf-8"))
+        q2 = json.loads((build / f"2027Q2/{device}/manifest.json").read_text(encoding="utf-8"))
+        d = json.loads((build / f"2027Q2/{device}/diff.json").read_text(encoding="utf-8"))
+        before, after = {i["sha256"] for i in q1["items"]}, {i["sha256"] for i in q2["items"]}
+        assert d["previous_quarter"] == "2027Q1"
+        assert {k["sha256"] for k in d["keep"]} == before & after
+        assert {a["sha256"] for a in d["add"]} == after - before
+        assert {r["sha256"] for r in d["remove"]} == before - after
+        assert d["bytes_to_write"] == sum(a["bytes"] for a in d["add"])
