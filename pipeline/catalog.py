@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import sqlite3
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -51,7 +52,28 @@ CREATE TABLE IF NOT EXISTS airings (
 CREATE TABLE IF NOT EXISTS plans (
   quarter TEXT NOT NULL, device_id TEXT NOT NULL, lesson_ids TEXT NOT NULL,
   PRIMARY KEY (quarter, device_id));
+CREATE TABLE IF NOT EXISTS publish_ledger (
+  store TEXT NOT NULL, key TEXT NOT NULL, sha256 TEXT NOT NULL, bytes INTEGER NOT NULL,
+  etag TEXT NOT NULL DEFAULT '', generation INTEGER, PRIMARY KEY (store, key));
+CREATE TABLE IF NOT EXISTS publish_generations (
+  store TEXT NOT NULL, number INTEGER NOT NULL, published_at TEXT NOT NULL,
+  objects INTEGER NOT NULL, bytes INTEGER NOT NULL, index_sha256 TEXT NOT NULL,
+  PRIMARY KEY (store, number));
+CREATE TABLE IF NOT EXISTS publish_files (
+  store TEXT NOT NULL, generation INTEGER NOT NULL, key TEXT NOT NULL, sha256 TEXT NOT NULL,
+  bytes INTEGER NOT NULL, PRIMARY KEY (store, generation, key));
+CREATE TABLE IF NOT EXISTS publish_runs (
+  store TEXT PRIMARY KEY, generation INTEGER NOT NULL, started_at TEXT NOT NULL);
 """
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One published object as the ledger remembers it: sha256 (hex), size (bytes), ETag."""
+
+    sha256: str
+    bytes: int
+    etag: str = ""
 
 
 def now_iso() -> str:
@@ -213,6 +235,68 @@ class Catalog:
         """Remember ``when`` as the first publication time of guids not seen before."""
         self.db.executemany("INSERT OR IGNORE INTO feed_items (guid, first_published_at) VALUES (?,?)",
                             [(g, when) for g in guids])
+
+    # -- publishing, per store (ledger, generations and their files, unfinished runs) ---------
+    def store_ledger(self, store: str) -> dict[str, LedgerEntry]:
+        """``{key: LedgerEntry}``: what ``store`` holds as far as we know."""
+        rows = self.db.execute("SELECT key, sha256, bytes, etag FROM publish_ledger WHERE store=?", (store,))
+        return {r[0]: LedgerEntry(r[1], r[2], r[3]) for r in rows}
+
+    def record_uploads(self, store: str, entries: list[tuple[str, str, int, str]], generation: int) -> None:
+        """Remember uploaded objects ``[(key, sha256, bytes, etag)]`` in one transaction."""
+        with self.transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO publish_ledger (store, key, sha256, bytes, etag, generation)"
+                           " VALUES (?,?,?,?,?,?)", [(store, k, s, b, e, generation) for k, s, b, e in entries])
+
+    def forget_uploads(self, store: str, keys: list[str]) -> None:
+        """Forget objects (deleted, or found missing or different in the store)."""
+        with self.transaction() as db:
+            db.executemany("DELETE FROM publish_ledger WHERE store=? AND key=?", [(store, k) for k in keys])
+
+    def store_generations(self, store: str) -> list[sqlite3.Row]:
+        """The generations published to ``store``, newest first."""
+        return self.db.execute("SELECT * FROM publish_generations WHERE store=? ORDER BY number DESC",
+                               (store,)).fetchall()
+
+    def generation_files(self, store: str, number: int) -> dict[str, tuple[str, int]]:
+        """``{key: (sha256, bytes)}`` of one generation (as its index.json lists them)."""
+        rows = self.db.execute("SELECT key, sha256, bytes FROM publish_files WHERE store=? AND generation=?",
+                               (store, number))
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    def retained_keys(self, store: str, numbers: list[int]) -> set[str]:
+        """Every key that one of the generations ``numbers`` refers to."""
+        out: set[str] = set()
+        for n in numbers:
+            out.update(r[0] for r in self.db.execute(
+                "SELECT key FROM publish_files WHERE store=? AND generation=?", (store, n)))
+        return out
+
+    def commit_generation(self, store: str, number: int, published_at: str, index_sha256: str,
+                          files: list[tuple[str, str, int]]) -> None:
+        """Record a complete generation (its index.json is in the store) and end the run."""
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO publish_generations (store, number, published_at, objects, bytes,"
+                       " index_sha256) VALUES (?,?,?,?,?,?)",
+                       (store, number, published_at, len(files) + 1, sum(f[2] for f in files), index_sha256))
+            db.execute("DELETE FROM publish_files WHERE store=? AND generation=?", (store, number))
+            db.executemany("INSERT INTO publish_files (store, generation, key, sha256, bytes) VALUES (?,?,?,?,?)",
+                           [(store, number, k, s, b) for k, s, b in files])
+            db.execute("DELETE FROM publish_runs WHERE store=?", (store,))
+
+    def drop_generation_files(self, store: str, numbers: list[int]) -> None:
+        """Forget the file lists of generations no longer retained (their rows stay)."""
+        with self.transaction() as db:
+            db.executemany("DELETE FROM publish_files WHERE store=? AND generation=?", [(store, n) for n in numbers])
+
+    def begin_run(self, store: str, generation: int) -> None:
+        """Mark a publish to ``store`` as started (cleared by commit_generation)."""
+        self.db.execute("INSERT OR REPLACE INTO publish_runs (store, generation, started_at) VALUES (?,?,?)",
+                        (store, generation, now_iso()))
+
+    def unfinished_run(self, store: str) -> sqlite3.Row | None:
+        """The publish to ``store`` that started and never finished (failed or killed), if any."""
+        return self.db.execute("SELECT * FROM publish_runs WHERE store=?", (store,)).fetchone()
 
     # -- schedules and plans ---------------------------------------------------------------------
     def replace_airings(self, channel: str, date: dt.date, airings: list[tuple[str, str]]) -> None:

@@ -177,20 +177,52 @@ def do_schedule(obj: Context, first: dt.date, days: int) -> None:
         obj.fail()
 
 
-def do_publish(obj: Context, dry_run: bool) -> None:
+def do_publish(obj: Context, dry_run: bool, verify: bool = False) -> None:
     from .publish import publish
+    bar = None
+
+    def progress(p) -> None:
+        nonlocal bar
+        if bar is None:
+            from tqdm import tqdm
+            bar = tqdm(total=p.bytes_total, desc="publish", unit="B", unit_scale=True, file=sys.stderr)
+        if p.phase != "delete":
+            bar.set_postfix_str(f"{p.phase} {p.done}/{p.total}", refresh=False)
+            bar.update(p.bytes_done - bar.n)
     with obj.catalog() as cat:
-        report = publish(obj.cfg, cat, dry_run=dry_run)
+        try:
+            report = publish(obj.cfg, cat, dry_run=dry_run, verify=verify,
+                             progress=progress if sys.stderr.isatty() and not dry_run else None)
+        finally:
+            if bar is not None:
+                bar.close()
+    v = report.verify
+    if v is not None:
+        say(f"verify: {v.known} object(s) in the ledger, {v.listed} in the store; {len(v.missing)} missing, "
+            f"{len(v.different)} different, {len(v.adopted)} found whole without a ledger entry")
+        for key in v.missing:
+            say(f"  missing   {key}")
+        for key in v.different:
+            say(f"  different {key}")
     if dry_run:
         for key, size in report.uploads:
             say(f"would upload {key} ({size} bytes)")
-        say(f"publish (dry run): {len(report.uploads)} object(s), {report.uploaded_bytes} bytes to "
-            f"{report.store}")
+        for key, size in report.deletes:
+            say(f"would delete {key} ({size} bytes)")
+        what = "no new generation" if report.generation is None else f"generation {report.generation}"
+        say(f"publish (dry run): {what}; {len(report.uploads)} upload(s), {report.uploaded_bytes} bytes; "
+            f"{len(report.deletes)} delete(s), {report.deleted_bytes} bytes; to {report.store}")
     elif report.generation is None:
-        say(f"publish: nothing changed; {report.store} is up to date")
+        say(f"publish: nothing changed; generation {report.previous} at {report.store} is up to date"
+            + (f"; pruned {len(report.deletes)} object(s)" if report.deletes and not report.problems else ""))
     else:
         say(f"publish: generation {report.generation} at {report.store}: {len(report.uploads)} object(s) "
-            f"uploaded ({report.uploaded_bytes} bytes), {report.unchanged} unchanged")
+            f"uploaded ({report.uploaded_bytes} bytes), {report.unchanged} unchanged, "
+            f"{len(report.deletes)} pruned ({report.deleted_bytes} bytes)")
+    for p in report.problems:
+        problem(f"publish problem: {p}")
+    if report.problems:
+        obj.fail()
 
 
 @cli.command()
@@ -240,11 +272,13 @@ def schedule(obj: Context, date: str | None, days: int) -> None:
 
 
 @cli.command()
-@click.option("--dry-run", is_flag=True, help="List what would be uploaded, upload nothing.")
+@click.option("--dry-run", is_flag=True, help="List what would be uploaded and deleted (with bytes); change nothing.")
+@click.option("--verify", is_flag=True, help="Check the publish ledger against the store's listing first; "
+              "upload again what is missing or different.")
 @click.pass_obj
-def publish(obj: Context, dry_run: bool) -> None:
-    """Push to the configured store, feeds and index last."""
-    do_publish(obj, dry_run)
+def publish(obj: Context, dry_run: bool, verify: bool) -> None:
+    """Push to the configured store, feeds and index last; prune old generations."""
+    do_publish(obj, dry_run, verify)
 
 
 @cli.command()

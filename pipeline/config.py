@@ -50,6 +50,23 @@ class PublishSection:
     #: canned ACL for uploaded objects, e.g. "public-read"; empty = none (bucket policy)
     acl: str = ""
     timeout_s: float = 60.0
+    #: generations whose objects stay in the store (at least 2: the previous one stays whole)
+    keep_generations: int = 3
+    #: newest quarters (device manifests, broadcast days) kept published; older ones are pruned
+    keep_quarters: int = 4
+    #: parallel uploads
+    jobs: int = 8
+    #: files at least this large (MiB) are uploaded in parts of multipart_chunk_mb
+    multipart_threshold_mb: int = 64
+    multipart_chunk_mb: int = 16
+    #: checksum sent with every upload: "sha256" (x-amz-checksum-sha256), "md5" (Content-MD5,
+    #: for S3-compatible services without flexible checksums) or "none"
+    checksum: str = "sha256"
+    #: botocore retry mode ("standard" or "adaptive") and attempts per request, first included
+    retry_mode: str = "standard"
+    max_attempts: int = 5
+    #: canned ACL for devices/ (e.g. "private" when acl makes the rest public); empty = as acl
+    devices_acl: str = ""
 
 
 @dataclass(frozen=True)
@@ -199,6 +216,7 @@ def load_config(path: Path) -> Config:
         ("fleet", FleetSection), ("ingest", IngestSection), ("encode", EncodeSection),
         ("plan", PlanSection), ("schedule", ScheduleSection), ("feeds", FeedsSection))}
     _check_station(sections["station"], path)
+    _check_publish(sections["publish"], path)
     profiles = _profiles(data.get("profiles", {}), path)
     rules = _rules(data.get("rules", {}), path)
     channels = _channels(data.get("channels", {}), profiles, path)
@@ -220,6 +238,27 @@ def _check_station(station: StationSection, path: Path) -> None:
     if not station.base_url.endswith("/"):
         raise ConfigError(f"[station] base_url = {station.base_url!r} must end with '/'",
                           path=path, fix="add the trailing slash")
+
+
+def _check_publish(publish: PublishSection, path: Path) -> None:
+    checks = [
+        (publish.keep_generations >= 2, "keep_generations", "at least 2, so the previous generation stays whole"),
+        (publish.keep_quarters >= 1, "keep_quarters", "at least 1"),
+        (1 <= publish.jobs <= 64, "jobs", "between 1 and 64"),
+        (publish.multipart_chunk_mb >= 5, "multipart_chunk_mb", "at least 5 (the S3 minimum part size)"),
+        (publish.multipart_threshold_mb >= publish.multipart_chunk_mb, "multipart_threshold_mb",
+         "at least multipart_chunk_mb"),
+        (publish.checksum in ("sha256", "md5", "none"), "checksum", "sha256, md5 or none"),
+        (publish.retry_mode in ("standard", "adaptive", "legacy"), "retry_mode", "standard or adaptive"),
+        (1 <= publish.max_attempts <= 20, "max_attempts", "between 1 and 20"),
+        (publish.addressing_style in ("", "auto", "path", "virtual"), "addressing_style",
+         "path, virtual or auto"),
+        (publish.timeout_s > 0, "timeout_s", "a positive number of seconds"),
+    ]
+    for ok, key, want in checks:
+        if not ok:
+            raise ConfigError(f"[publish] {key} = {getattr(publish, key)!r} is out of range", path=path,
+                              fix=f"use {want}")
 
 
 def _coerce(value: object, kind: object, where: str, path: Path) -> object:

@@ -15,6 +15,7 @@ from ..config import Config
 from ..errors import DangkeError
 from ..fsutil import sha256_file
 from ..layout import url
+from ..models import Quarter
 from ..vocab import DIALECT_NAMES_ZH
 from .feeds import FeedInfo, FeedItem, build_feed
 from .store import Put
@@ -43,16 +44,43 @@ def _put_bytes(key: str, data: bytes, cache: str) -> Put:
                cache_control=cache, data=data)
 
 
-def collect_build(cfg: Config) -> list[Put]:
-    """Every file of the staging tree (devices/, broadcast/), sorted by key."""
+def _staged(cfg: Config) -> list[tuple[str, Path]]:
     out = []
     for top in ("devices", "broadcast"):
         root = cfg.build / top
         if root.is_dir():
             for p in sorted(root.rglob("*")):
                 if p.is_file() and not p.name.startswith("."):
-                    out.append(_put_file(p.relative_to(cfg.build).as_posix(), p, SHORT))
+                    out.append((p.relative_to(cfg.build).as_posix(), p))
     return out
+
+
+def quarter_of(key: str) -> Quarter | None:
+    """The quarter a staged key belongs to: ``devices/<quarter>/...`` or
+    ``broadcast/<channel>/<YYYY-MM-DD>.*``; None for anything else."""
+    parts = key.split("/")
+    try:
+        if parts[0] == "devices" and len(parts) > 2:
+            return Quarter.parse(parts[1])
+        if parts[0] == "broadcast" and len(parts) > 2:
+            return Quarter.containing(dt.date.fromisoformat(parts[2].split(".")[0]))
+    except ValueError:
+        return None
+    return None
+
+
+def kept_quarters(keys: list[str], keep: int) -> set[Quarter]:
+    """The newest ``keep`` quarters among those the staged keys belong to."""
+    quarters = {q for q in map(quarter_of, keys) if q is not None}
+    return set(sorted(quarters, key=lambda q: (q.year, q.number))[-keep:])
+
+
+def collect_build(cfg: Config) -> list[Put]:
+    """Every file of the staging tree (devices/, broadcast/) of the newest
+    ``[publish] keep_quarters`` quarters, sorted by key."""
+    staged = _staged(cfg)
+    keep = kept_quarters([k for k, _ in staged], cfg.publish.keep_quarters)
+    return [_put_file(k, p, SHORT) for k, p in staged if quarter_of(k) in keep or quarter_of(k) is None]
 
 
 def _local_audio(cfg: Config, catalog: Catalog) -> dict[str, Path]:
@@ -67,11 +95,13 @@ def referenced_audio(cfg: Config, catalog: Catalog, build: list[Put]) -> list[Pu
     """
     local = _local_audio(cfg, catalog)
     keys: set[str] = set()
-    for obj in build:
-        if obj.key.endswith(".json") and obj.path is not None:
-            doc = json.loads(obj.path.read_text(encoding="utf-8"))
-            keys.update(i["key"] for i in doc.get("items", []) if i.get("key"))
-            keys.update(i["key"] for s in doc.get("slots", []) for i in s.get("items", []) if i.get("key"))
+    documents = [obj.path for obj in build if obj.key.endswith(".json") and obj.path is not None]
+    # every staged schedule, kept or not: the broadcast feeds are built from all of them
+    documents += [p for k, p in _staged(cfg) if k.startswith("broadcast/") and k.endswith(".json")]
+    for path in dict.fromkeys(documents):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        keys.update(i["key"] for i in doc.get("items", []) if i.get("key"))
+        keys.update(i["key"] for s in doc.get("slots", []) for i in s.get("items", []) if i.get("key"))
     keys.update(item.key for _, item in _lesson_feed_sources(cfg, catalog))
     out = []
     for key in sorted(keys):
