@@ -197,7 +197,7 @@ def do_publish(obj: Context, dry_run: bool, verify: bool = False) -> None:
             if bar is not None:
                 bar.close()
     v = report.verify
-    if v is not None:
+    if v is not None and (verify or v.missing or v.different or v.adopted):
         say(f"verify: {v.known} object(s) in the ledger, {v.listed} in the store; {len(v.missing)} missing, "
             f"{len(v.different)} different, {len(v.adopted)} found whole without a ledger entry")
         for key in v.missing:
