@@ -1,7 +1,8 @@
 """A small HTTP proxy for tests, in front of the S3-compatible server: it keeps a log of
 every request (method, path, query, status) and injects faults chosen by a rule — an
-S3 ``InternalError`` 500, a ``SlowDown`` 503, a reset connection (RST), or a stall
-(no answer for ``stall_s`` seconds, then a closed connection).
+S3 ``InternalError`` 500, a ``SlowDown`` 503, a reset connection (RST), a stall
+(no answer for ``stall_s`` seconds, then a closed connection), or corruption (one byte of
+the body flipped, forwarded with the client's headers).
 
 Only loopback: it listens on 127.0.0.1 and forwards to a server on 127.0.0.1.
 """
@@ -50,7 +51,7 @@ _ERRORS = {
 
 class FaultProxy:
     """Forward to ``upstream`` (``http://127.0.0.1:PORT``); ``rule(request)`` returns None
-    (forward), ``"500"``, ``"503"``, ``"reset"`` or ``"stall"``."""
+    (forward), ``"500"``, ``"503"``, ``"reset"``, ``"stall"`` or ``"corrupt"``."""
 
     def __init__(self, upstream: str, stall_s: float = 3.0) -> None:
         u = urlsplit(upstream)
@@ -85,6 +86,11 @@ class FaultProxy:
                 path, _, query = self.path.partition("?")
                 seen = Request(self.command, path, query)
                 fault = proxy.rule(seen)
+                if fault == "corrupt" and body:  # one byte changed on the way, headers as sent
+                    body = body[:len(body) // 2] + bytes([body[len(body) // 2] ^ 0x01]) + body[len(body) // 2 + 1:]
+                    status = self._forward(body)
+                    proxy.record(Request(self.command, path, query, status, fault))
+                    return
                 if fault:
                     proxy.record(Request(self.command, path, query, 0, fault))
                     self._fault(fault)

@@ -51,17 +51,19 @@ def template(tmp_path_factory) -> Path:
 class S3Station:
     """A copy of the template publishing to ``s3://<bucket>/dangke`` through the proxy."""
 
-    def __init__(self, template: Path, tmp: Path, proxy, server: str, bucket: str, **publish: object) -> None:
+    def __init__(self, template: Path, tmp: Path, proxy, server: str, bucket: str, public: bool = True,
+                 **publish: object) -> None:
         self.root = tmp / "station"
         shutil.copytree(template, self.root)
         self.cfg = self.root / "dangke.toml"
-        self.proxy, self.server, self.bucket = proxy, server, bucket
+        self.proxy, self.server, self.bucket, self.public = proxy, server, bucket, public
         self.client = s3_client(server)
         self.client.create_bucket(Bucket=bucket)
-        self.client.put_bucket_policy(Bucket=bucket, Policy=json.dumps({  # the deployment's read policy
-            "Version": "2012-10-17",
-            "Statement": [{"Sid": "PublicRead", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
-                           "Resource": f"arn:aws:s3:::{bucket}/dangke/*"}]}))
+        if public:
+            self.client.put_bucket_policy(Bucket=bucket, Policy=json.dumps({  # the deployment's read policy
+                "Version": "2012-10-17",
+                "Statement": [{"Sid": "PublicRead", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                               "Resource": f"arn:aws:s3:::{bucket}/dangke/*"}]}))
         self.base = f"{server}/{bucket}/dangke/"
         text = self.cfg.read_text(encoding="utf-8")
         self.cfg.write_text(text.replace('base_url = "https://media.example.org/dangke/"',
@@ -85,8 +87,14 @@ class S3Station:
         r.raise_for_status()
         return r
 
+    def fetch(self, key: str) -> bytes:
+        """An object's bytes: an anonymous HTTP GET, or a signed one when the bucket is private."""
+        if self.public:
+            return self.get(key).content
+        return self.client.get_object(Bucket=self.bucket, Key=f"dangke/{key}")["Body"].read()
+
     def index(self) -> dict:
-        return self.get("index.json").json()
+        return json.loads(self.fetch("index.json"))
 
     def keys(self) -> set[str]:
         out = set()
@@ -128,7 +136,7 @@ def _sha(data: bytes) -> str:
 def _assert_index_whole(st: S3Station) -> dict:
     index = st.index()
     for key, meta in index["files"].items():
-        data = st.get(key).content
+        data = st.fetch(key)
         assert len(data) == meta["bytes"], key
         assert _sha(data) == meta["sha256"], key
     return index

@@ -228,7 +228,10 @@ def _upload_phases(store: Store, catalog: Catalog, cfg: Config, sid: str, number
     resumed = catalog.unfinished_run(sid) is not None
     catalog.begin_run(sid, number)
     if resumed:
-        store.clean_partials()
+        try:
+            store.clean_partials()
+        except StoreError as exc:  # housekeeping: the publish goes on
+            catalog.log("publish", "warning", sid, f"could not clean up after the interrupted publish: {exc.message}")
     tally = Tally(uploads, progress)
     with LedgerWriter(catalog, sid, number) as ledger:
         for phase in PHASES:

@@ -6,8 +6,11 @@ operation, the key and the service's error code, nothing from the request.
 
 Integrity: a single-part upload carries the object's SHA-256, taken when the object was
 collected, as ``x-amz-checksum-sha256`` (``checksum = "sha256"``), so S3 rejects bytes
-that changed on disk or in transit; ``checksum = "md5"`` sends ``Content-MD5`` instead
-for S3-compatible services without flexible checksums. Files of at least
+that changed on disk or in transit; ``Content-MD5`` travels with it, because many
+S3-compatible services check only that one (rclone ``serve s3`` ignores the SHA-256 and
+rejects a wrong MD5 with BadDigest); ``checksum = "md5"`` sends only ``Content-MD5``, for
+services that reject flexible checksums. An upload rejected as corrupted is sent again
+(up to ``CORRUPTION_ATTEMPTS`` times in all). Files of at least
 ``multipart_threshold`` bytes go up in parts, each with its own SHA-256 (a composite
 checksum: S3 offers no full-object SHA-256 for multipart uploads). Every object also
 carries its sha256 as ``x-amz-meta-sha256``, read back by :meth:`S3Store.head`.
@@ -20,7 +23,6 @@ every call has connect and read timeouts.
 from __future__ import annotations
 
 import base64
-import hashlib
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -33,6 +35,9 @@ from ..errors import StoreError
 from .store import Put, Stat
 
 MiB = 1024 * 1024
+#: uploads the service rejected as corrupted in transit are sent again this often in all
+CORRUPTION_ATTEMPTS = 3
+_CORRUPTED = ("BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch")
 
 _FIXES = {
     "NoSuchBucket": "create the bucket or correct [publish] target",
@@ -51,18 +56,6 @@ _FIXES = {
 
 def _b64(hexdigest: str) -> str:
     return base64.b64encode(bytes.fromhex(hexdigest)).decode("ascii")
-
-
-def _md5_b64(obj: Put) -> str:
-    h = hashlib.md5()
-    if obj.data is not None:
-        h.update(obj.data)
-    else:
-        assert obj.path is not None
-        with open(obj.path, "rb") as f:
-            while block := f.read(1 << 20):
-                h.update(block)
-    return base64.b64encode(h.digest()).decode("ascii")
 
 
 class S3Store:
@@ -137,21 +130,30 @@ class S3Store:
                 return head["ETag"].strip('"')
             if self.checksum == "sha256":
                 extra["ChecksumSHA256"] = _b64(obj.sha256)
-            elif self.checksum == "md5":
-                extra["ContentMD5"] = _md5_b64(obj)
-            if obj.data is not None:
-                resp = self.client.put_object(Bucket=self.bucket, Key=key, Body=obj.data, **extra)
-            else:
-                assert obj.path is not None
-                with open(obj.path, "rb") as body:
-                    resp = self.client.put_object(Bucket=self.bucket, Key=key, Body=body,
-                                                  ContentLength=obj.size, **extra)
-            return resp.get("ETag", "").strip('"')
+            if self.checksum in ("sha256", "md5"):
+                extra["ContentMD5"] = _b64(obj.md5())
+            for attempt in range(1, CORRUPTION_ATTEMPTS + 1):
+                try:
+                    return self._put_once(obj, key, extra)
+                except ClientError as exc:
+                    if exc.response.get("Error", {}).get("Code") not in _CORRUPTED or attempt == CORRUPTION_ATTEMPTS:
+                        raise
+            raise AssertionError("unreachable")
         except (BotoCoreError, ClientError) as exc:
             raise self._fail(f"upload of {obj.key}", exc) from exc
         except OSError as exc:
             raise StoreError(f"cannot read {obj.path}: {exc.strerror or exc}", path=obj.path,
                              fix="the library file is missing or unreadable; run `dangke encode`") from exc
+
+    def _put_once(self, obj: Put, key: str, extra: dict[str, Any]) -> str:
+        if obj.data is not None:
+            resp = self.client.put_object(Bucket=self.bucket, Key=key, Body=obj.data, **extra)
+        else:
+            assert obj.path is not None
+            with open(obj.path, "rb") as body:
+                resp = self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentLength=obj.size,
+                                              **extra)
+        return resp.get("ETag", "").strip('"')
 
     def get(self, key: str) -> bytes:
         try:
@@ -218,8 +220,12 @@ class S3Store:
                 Bucket=self.bucket, Prefix=f"{self.prefix}/" if self.prefix else "")
             for page in pages:
                 for u in page.get("Uploads", []) or []:
-                    self.client.abort_multipart_upload(Bucket=self.bucket, Key=u["Key"], UploadId=u["UploadId"])
-                    n += 1
+                    try:
+                        self.client.abort_multipart_upload(Bucket=self.bucket, Key=u["Key"], UploadId=u["UploadId"])
+                        n += 1
+                    except ClientError as exc:
+                        if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
+                            raise
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "NotImplemented":
                 return 0

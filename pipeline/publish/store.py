@@ -44,6 +44,19 @@ class Put:
         assert self.path is not None
         return self.path.read_bytes()
 
+    def md5(self) -> str:
+        """Hex MD5 of the object's bytes (what S3 gives as the ETag of a single-part
+        upload, and what ``Content-MD5`` carries in base64), read in chunks."""
+        h = hashlib.md5()
+        if self.data is not None:
+            h.update(self.data)
+        else:
+            assert self.path is not None
+            with open(self.path, "rb") as f:
+                while block := f.read(1 << 20):
+                    h.update(block)
+        return h.hexdigest()
+
 
 @dataclass(frozen=True)
 class Stat:

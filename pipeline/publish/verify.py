@@ -11,7 +11,6 @@ with the right size and its bytes are ours: a single-part ETag equal to our MD5,
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 
@@ -38,23 +37,11 @@ class VerifyReport:
     adopted: tuple[str, ...]
 
 
-def _md5(obj: Put) -> str:
-    h = hashlib.md5()
-    if obj.data is not None:
-        h.update(obj.data)
-    else:
-        assert obj.path is not None
-        with open(obj.path, "rb") as f:
-            while block := f.read(1 << 20):
-                h.update(block)
-    return h.hexdigest()
-
-
 def _ours(store: Store, obj: Put, stat: Stat) -> bool:
     if stat.size != obj.size:
         return False
     if _MD5.fullmatch(stat.etag):
-        return stat.etag == _md5(obj)
+        return stat.etag == obj.md5()
     head = store.head(obj.key)
     return head is not None and head.size == obj.size and head.sha256 == obj.sha256
 
