@@ -158,3 +158,27 @@ def set_publish(cfg: Path, **keys: object) -> None:
              for k, v in keys.items()]
     cfg.write_text(head + "[publish]\n" + "\n".join(lines) + "\n" + sep + tail, encoding="utf-8")
     tomllib.loads(cfg.read_text(encoding="utf-8"))
+
+
+PUBLISH_QUARTER, PUBLISH_DATE, PUBLISH_DAYS = "2027Q1", "2026-12-01", "2"
+PUBLISH_LESSONS = [
+    ("zh-cmn_aishell_01.wav", "theory_a.wav", {"lesson_id": "L-theory-a", "title": "理論學習問答",
+                                              "category": "理論教育", "dialect": "普通話"}),
+    ("zh-cmn_paddlespeech_01.wav", "spirit_b.wav", {"lesson_id": "L-spirit-b", "title": "健康生活與黨員擔當",
+                                                   "category": "黨性教育", "dialect": "普通話"}),
+    ("zh-cmn_funasr_02_asr-example.mp3", "spirit_c.mp3", {"lesson_id": "L-spirit-c", "title": "牢記初心使命",
+                                                         "category": "黨性教育", "dialect": "普通話"}),
+]
+
+
+@pytest.fixture(scope="session")
+def publish_template(tmp_path_factory) -> Path:
+    """A station with three short lessons ingested, encoded, planned and scheduled (and
+    published to its default folder store), made once; publishing tests copy it."""
+    root = tmp_path_factory.mktemp("publish-template") / "station"
+    cfg = make_station(root, {"900": 60, "300": 30})
+    for source, name, sidecar in PUBLISH_LESSONS:
+        drop(root / "inbox", source, name, sidecar)
+    assert run_cli("--config", cfg, "run", "--quarter", PUBLISH_QUARTER, "--date", PUBLISH_DATE,
+                   "--days", PUBLISH_DAYS) == 0
+    return root

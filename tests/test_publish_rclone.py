@@ -16,7 +16,7 @@ import requests
 
 from tests.conftest import TEST_ACCESS_KEY, TEST_SECRET_KEY, _free_port
 from tests.s3proxy import FaultProxy
-from tests.test_publish_s3 import S3Station, _assert_index_whole, template  # noqa: F401 - fixture
+from tests.test_publish_s3 import S3Station, _assert_index_whole
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +46,9 @@ _buckets = iter(range(1000))
 
 
 @pytest.fixture
-def rst(template, tmp_path, rclone_server):  # noqa: F811 - the imported fixture
+def rst(publish_template, tmp_path, rclone_server):
     proxy = FaultProxy(rclone_server).start()
-    yield S3Station(template, tmp_path, proxy, rclone_server, f"dk-rclone-{next(_buckets)}",
+    yield S3Station(publish_template, tmp_path, proxy, rclone_server, f"dk-rclone-{next(_buckets)}",
                     public=False)
     proxy.stop()
 

@@ -22,30 +22,10 @@ import pytest
 import requests
 
 from pipeline.catalog import Catalog
-from tests.conftest import (TEST_ACCESS_KEY, TEST_SECRET_KEY, drop, make_station, run_cli, s3_client,
-                            set_publish)
+from tests.conftest import (PUBLISH_DATE, PUBLISH_DAYS, PUBLISH_QUARTER, TEST_ACCESS_KEY, TEST_SECRET_KEY, drop,
+                            run_cli, s3_client, set_publish)
 
-QUARTER, DATE, DAYS = "2027Q1", "2026-12-01", "2"
-LESSONS = [
-    ("zh-cmn_aishell_01.wav", "theory_a.wav", {"lesson_id": "L-theory-a", "title": "理論學習問答",
-                                              "category": "理論教育", "dialect": "普通話"}),
-    ("zh-cmn_paddlespeech_01.wav", "spirit_b.wav", {"lesson_id": "L-spirit-b", "title": "健康生活與黨員擔當",
-                                                   "category": "黨性教育", "dialect": "普通話"}),
-    ("zh-cmn_funasr_02_asr-example.mp3", "spirit_c.mp3", {"lesson_id": "L-spirit-c", "title": "牢記初心使命",
-                                                         "category": "黨性教育", "dialect": "普通話"}),
-]
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory) -> Path:
-    """A station with three short lessons ingested, encoded, planned and scheduled (and
-    published to its default folder store). Tests copy it and publish to S3."""
-    root = tmp_path_factory.mktemp("s3tpl") / "station"
-    cfg = make_station(root, {"900": 60, "300": 30})
-    for source, name, sidecar in LESSONS:
-        drop(root / "inbox", source, name, sidecar)
-    assert run_cli("--config", cfg, "run", "--quarter", QUARTER, "--date", DATE, "--days", DAYS) == 0
-    return root
+QUARTER, DATE, DAYS = PUBLISH_QUARTER, PUBLISH_DATE, PUBLISH_DAYS
 
 
 class S3Station:
@@ -125,8 +105,8 @@ _counter = iter(range(10_000))
 
 
 @pytest.fixture
-def st(template, tmp_path, fault_proxy, s3_server) -> S3Station:
-    return S3Station(template, tmp_path, fault_proxy, s3_server, f"dk-{os.getpid()}-{next(_counter)}")
+def st(publish_template, tmp_path, fault_proxy, s3_server) -> S3Station:
+    return S3Station(publish_template, tmp_path, fault_proxy, s3_server, f"dk-{os.getpid()}-{next(_counter)}")
 
 
 def _sha(data: bytes) -> str:

@@ -15,7 +15,7 @@ from ..config import Config
 from ..errors import DangkeError
 from ..fsutil import sha256_file
 from ..layout import url
-from ..models import Quarter
+from ..models import Quarter, Rendition
 from ..vocab import DIALECT_NAMES_ZH
 from .feeds import FeedInfo, FeedItem, build_feed
 from .store import Put
@@ -83,8 +83,8 @@ def collect_build(cfg: Config) -> list[Put]:
     return [_put_file(k, p, SHORT) for k, p in staged if quarter_of(k) in keep or quarter_of(k) is None]
 
 
-def _local_audio(cfg: Config, catalog: Catalog) -> dict[str, Path]:
-    return {r.key: cfg.library / r.path for r in catalog.renditions()}
+def _local_audio(catalog: Catalog) -> dict[str, Rendition]:
+    return {r.key: r for r in catalog.renditions()}
 
 
 def referenced_audio(cfg: Config, catalog: Catalog, build: list[Put]) -> list[Put]:
@@ -93,7 +93,7 @@ def referenced_audio(cfg: Config, catalog: Catalog, build: list[Put]) -> list[Pu
     Raises:
         DangkeError: a referenced key has no file in the library (run ``dangke encode``).
     """
-    local = _local_audio(cfg, catalog)
+    local = _local_audio(catalog)
     keys: set[str] = set()
     documents = [obj.path for obj in build if obj.key.endswith(".json") and obj.path is not None]
     # every staged schedule, kept or not: the broadcast feeds are built from all of them
@@ -105,11 +105,19 @@ def referenced_audio(cfg: Config, catalog: Catalog, build: list[Put]) -> list[Pu
     keys.update(item.key for _, item in _lesson_feed_sources(cfg, catalog))
     out = []
     for key in sorted(keys):
-        path = local.get(key)
-        if path is None or not path.is_file():
+        r = local.get(key)
+        path = cfg.library / r.path if r is not None else None
+        if r is None or path is None or not path.is_file():
             raise DangkeError(f"{key} is referenced but not in the library", path=cfg.library,
                               fix="run `dangke encode` (or `dangke run`) before publishing")
-        out.append(_put_file(key, path, IMMUTABLE))
+        if path.stat().st_size != r.bytes:
+            raise DangkeError(f"{key}: the library file has {path.stat().st_size} bytes, the catalog "
+                              f"{r.bytes}", path=path, fix="restore the library from a backup")
+        # the catalog's sha256 (taken when it was encoded) travels with the upload: a file
+        # that changed since is rejected by the store instead of being published
+        out.append(Put(key=key, sha256=r.sha256, size=r.bytes,
+                       content_type=CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream"),
+                       cache_control=IMMUTABLE, path=path))
     return out
 
 
