@@ -128,3 +128,38 @@ def test_pruning_removes_old_quarters_and_their_empty_folders(station):
     assert _files(store) == set(gen2["files"]) | set(index["files"]) | {"index.json"}
     for key, meta in index["files"].items():
         assert hashlib.sha256((store / key).read_bytes()).hexdigest() == meta["sha256"]
+
+
+def test_a_document_with_a_personal_column_is_never_published(station, capsys):
+    fleet = (station.parent / "fleet.csv").read_text(encoding="utf-8").splitlines()
+    device, name, phone = fleet[1].split(",")[0], fleet[1].split(",")[7], fleet[1].split(",")[8]
+    manifest = station.parent / "build" / "devices" / "2027Q1" / device / "manifest.json"
+    good = manifest.read_text(encoding="utf-8")
+    manifest.write_text(good.replace('"profile"', f'"holder": "{name}", "profile"'), encoding="utf-8")
+    assert run_cli("--config", station, "publish") == 1
+    err = capsys.readouterr().err
+    assert f"devices/2027Q1/{device}/manifest.json" in err and "'holder_name'" in err
+    assert name not in err and phone not in err
+    assert not (station.parent / "public").exists()
+    other = station.parent / "build" / "broadcast" / "county-fm" / "2026-12-01.json"
+    manifest.write_text(good, encoding="utf-8")
+    day = other.read_text(encoding="utf-8")
+    other.write_text(day.replace('"channel"', f'"contact": "{phone}", "channel"'), encoding="utf-8")
+    assert run_cli("--config", station, "publish") == 1
+    assert "'phone'" in capsys.readouterr().err
+    other.write_text(day, encoding="utf-8")
+    assert run_cli("--config", station, "publish") == 0
+
+
+def test_two_publishes_of_one_station_do_not_run_at_once(station, capsys):
+    import fcntl
+    import os
+    lock = station.parent / "library" / ".publish.lock"
+    fd = os.open(str(lock), os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        assert run_cli("--config", station, "publish") == 1
+        assert "another `dangke publish` of this station is running" in capsys.readouterr().err
+    finally:
+        os.close(fd)
+    assert run_cli("--config", station, "publish") == 0

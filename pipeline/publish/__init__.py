@@ -29,6 +29,7 @@ from typing import Iterator
 from ..catalog import Catalog, LedgerEntry
 from ..config import Config
 from ..errors import StoreError
+from .privacy import check_objects
 from .objects import collect_build, feed_objects, index_object, referenced_audio
 from .store import Put, Stat, Store, open_store
 from .upload import LedgerWriter, Progress, ProgressFn, Tally, upload_all
@@ -168,7 +169,8 @@ def publish(cfg: Config, catalog: Catalog, dry_run: bool = False, verify: bool =
             What was uploaded before the failure is remembered, so the next publish resumes
             without sending it again; the previous generation's ``index.json`` and feeds are
             untouched and every object they lead to is still there.
-        DangkeError: an object refers to audio that is not in the library.
+        DangkeError: an object refers to audio that is not in the library, or carries a
+            value of the fleet registry's personal columns (nothing is uploaded then).
     """
     store = store_for(cfg)
     sid = store.describe()
@@ -203,6 +205,7 @@ def publish(cfg: Config, catalog: Catalog, dry_run: bool = False, verify: bool =
         todo = {phase: [o for o in objs if not _in_ledger(ledger, o)] for phase, objs in phases.items()}
         todo["index"] = [index]
         uploads = [o for phase in PHASES for o in todo[phase]]
+        check_objects(todo["documents"] + todo["feeds"], cfg.registry)
         deletes, dropped = _prune_plan(catalog, sid, ledger, keep, number, {o.key for o in objects})
         deletes = [(k, b) for k, b in deletes if k not in {o.key for o in objects}]
         report = PublishReport(sid, number, tuple((o.key, o.size) for o in uploads),
