@@ -151,14 +151,19 @@ def main() -> int:
     ap.add_argument("--devices", type=int, default=6000)
     ap.add_argument("--quarter", default="2027Q1")
     ap.add_argument("--repeat", type=int, default=3, help="no-change publishes per tool (median)")
-    ap.add_argument("--work", type=Path, default=None, help="keep the station here (default: a temp folder)")
+    ap.add_argument("--work", type=Path, default=None,
+                    help="keep the station here, or reuse the one built there before (default: a temp folder)")
     args = ap.parse_args()
     sys.path.insert(0, str(REPO))
     aws = aws_cli()
     work = args.work or Path(tempfile.mkdtemp(prefix="dangke-publish-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     print(f"station: {args.devices} devices, quarter {args.quarter}, in {work}", flush=True)
-    cfg = build_station(work, args.devices, args.quarter)
+    cfg = work / "station" / "dangke.toml"
+    if cfg.exists():
+        print("  reusing the station built there before", flush=True)
+    else:
+        cfg = build_station(work, args.devices, args.quarter)
     tree = cfg.parent / "public"
     objects = sum(1 for p in tree.rglob("*") if p.is_file())
     size = sum(p.stat().st_size for p in tree.rglob("*") if p.is_file())

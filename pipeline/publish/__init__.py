@@ -153,6 +153,24 @@ def _prune_plan(catalog: Catalog, sid: str, ledger: dict[str, LedgerEntry], keep
     return [(k, ledger[k].bytes) for k in doomed], dropped
 
 
+def _unchanged(cfg: Config, catalog: Catalog, sid: str, ledger: dict[str, LedgerEntry], content: list[Put],
+               prev) -> set[str] | None:
+    """The keys of the last generation when a new one would be the same (same objects,
+    feeds rebuilt at its time identical, all of it and its index.json in the store), else
+    None."""
+    if prev is None:
+        return None
+    then = feed_objects(cfg, catalog, dt.datetime.fromisoformat(prev["published_at"]), peek=True)
+    if then is None:
+        return None
+    now = {o.key: (o.sha256, o.size) for o in content + then.objects}
+    index = ledger.get("index.json")
+    if now != catalog.generation_files(sid, prev["number"]) or index is None \
+            or index.sha256 != prev["index_sha256"] or not all(_in_ledger(ledger, o) for o in content + then.objects):
+        return None
+    return set(now)
+
+
 def publish(cfg: Config, catalog: Catalog, dry_run: bool = False, verify: bool = False,
             progress: ProgressFn | None = None) -> PublishReport:
     """Publish everything staged and encoded as one generation, then prune.
@@ -182,18 +200,12 @@ def publish(cfg: Config, catalog: Catalog, dry_run: bool = False, verify: bool =
         generations = catalog.store_generations(sid)
         prev = generations[0] if generations else None
         keep = cfg.publish.keep_generations
-        if prev is not None:
-            then = feed_objects(cfg, catalog, dt.datetime.fromisoformat(prev["published_at"]), peek=True)
-            if then is not None:
-                same = catalog.generation_files(sid, prev["number"])
-                now = {o.key: (o.sha256, o.size) for o in content + then.objects}
-                index_there = ledger.get("index.json") is not None and \
-                    ledger["index.json"].sha256 == prev["index_sha256"]
-                if now == same and index_there and all(_in_ledger(ledger, o) for o in content + then.objects):
-                    deletes, dropped = _prune_plan(catalog, sid, ledger, keep, None, set(now))
-                    problems = () if dry_run else _prune(store, catalog, sid, deletes, dropped, progress)
-                    return PublishReport(sid, None, (), len(now) + 1, dry_run, tuple(deletes), checked,
-                                         problems, prev["number"])
+        same = _unchanged(cfg, catalog, sid, ledger, content, prev)
+        if same is not None:
+            deletes, dropped = _prune_plan(catalog, sid, ledger, keep, None, same)
+            problems = () if dry_run else _prune(store, catalog, sid, deletes, dropped, progress)
+            return PublishReport(sid, None, (), len(same) + 1, dry_run, tuple(deletes), checked, problems,
+                                 prev["number"])
         number = (prev["number"] + 1) if prev is not None else 1
         when = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
         feed_set = feed_objects(cfg, catalog, when)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,14 +46,15 @@ def _put_bytes(key: str, data: bytes, cache: str) -> Put:
 
 
 def _staged(cfg: Config) -> list[tuple[str, Path]]:
+    """``(key, path)`` of every staged file under devices/ and broadcast/, sorted by key."""
+    build = str(cfg.build)
     out = []
     for top in ("devices", "broadcast"):
-        root = cfg.build / top
-        if root.is_dir():
-            for p in sorted(root.rglob("*")):
-                if p.is_file() and not p.name.startswith("."):
-                    out.append((p.relative_to(cfg.build).as_posix(), p))
-    return out
+        for dirpath, dirs, names in os.walk(os.path.join(build, top)):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            rel = os.path.relpath(dirpath, build).replace(os.sep, "/")
+            out.extend((f"{rel}/{n}", Path(dirpath, n)) for n in names if not n.startswith("."))
+    return sorted(out, key=lambda kp: kp[0])
 
 
 def quarter_of(key: str) -> Quarter | None:
