@@ -469,3 +469,16 @@ def test_keep_generations_below_two_is_a_configuration_error(st, capsys):
     st.configure(keep_generations=1)
     assert st.publish() == 2
     assert "keep_generations" in capsys.readouterr().err
+
+
+def test_a_lost_ledger_adopts_what_the_store_has_and_generations_keep_rising(st):
+    assert st.publish() == 0
+    first = st.index()
+    with Catalog(st.root / "library" / "catalog.sqlite") as cat:  # the catalog's publish tables are lost
+        for table in ("publish_ledger", "publish_generations", "publish_files", "publish_runs"):
+            cat.db.execute(f"DELETE FROM {table}")
+    st.proxy.reset()
+    assert st.publish() == 0
+    second = _assert_index_whole(st)
+    assert second["generation"] == first["generation"] + 1
+    assert not [k for k in st.uploaded_keys() if k.startswith(("audio/", "devices/", "broadcast/"))]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import fcntl
+import json
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -119,14 +120,29 @@ def _index_is_ours(ledger: dict[str, LedgerEntry], stat: Stat | None) -> bool:
     return stat.size == entry.bytes and (not entry.etag or not stat.etag or stat.etag == entry.etag)
 
 
+def _store_generation(store: Store, listing: dict[str, Stat]) -> int:
+    """The generation number of the store's index.json (0 when there is none or it is not
+    ours), so numbers keep rising after an interrupted publish or a lost catalog."""
+    if "index.json" not in listing:
+        return 0
+    try:
+        number = json.loads(store.get("index.json")).get("generation")
+    except (ValueError, AttributeError, StoreError):
+        return 0
+    return number if isinstance(number, int) else 0
+
+
 def _check_store(store: Store, catalog: Catalog, sid: str, content: list[Put], verify: bool,
-                 dry_run: bool) -> tuple[dict[str, LedgerEntry], VerifyReport | None]:
-    """The ledger, checked against the store's listing when asked or when it is in doubt."""
+                 dry_run: bool) -> tuple[dict[str, LedgerEntry], VerifyReport | None, int]:
+    """The ledger, checked against the store's listing when asked or when it is in doubt,
+    and the generation number the store's index.json carries when it was checked."""
     ledger = catalog.store_ledger(sid)
     if not (verify or not ledger or catalog.unfinished_run(sid) is not None
             or not _index_is_ours(ledger, store.head("index.json"))):
-        return ledger, None
-    report, forget, adopt = reconcile(store, ledger, store.listing(), content)
+        return ledger, None, 0
+    listing = store.listing()
+    seen = _store_generation(store, listing)
+    report, forget, adopt = reconcile(store, ledger, listing, content)
     for key in forget:
         ledger.pop(key, None)
     for key, sha, size, etag in adopt:
@@ -134,7 +150,7 @@ def _check_store(store: Store, catalog: Catalog, sid: str, content: list[Put], v
     if not dry_run:
         catalog.forget_uploads(sid, forget)
         catalog.record_uploads(sid, adopt, 0)
-    return ledger, report
+    return ledger, report, seen
 
 
 def _prune_plan(catalog: Catalog, sid: str, ledger: dict[str, LedgerEntry], keep: int,
@@ -196,7 +212,7 @@ def publish(cfg: Config, catalog: Catalog, dry_run: bool = False, verify: bool =
         build = [with_access(cfg, o) for o in collect_build(cfg)]
         audio = [with_access(cfg, o) for o in referenced_audio(cfg, catalog, build)]
         content = audio + build
-        ledger, checked = _check_store(store, catalog, sid, content, verify, dry_run)
+        ledger, checked, seen = _check_store(store, catalog, sid, content, verify, dry_run)
         generations = catalog.store_generations(sid)
         prev = generations[0] if generations else None
         keep = cfg.publish.keep_generations
@@ -206,7 +222,7 @@ def publish(cfg: Config, catalog: Catalog, dry_run: bool = False, verify: bool =
             problems = () if dry_run else _prune(store, catalog, sid, deletes, dropped, progress)
             return PublishReport(sid, None, (), len(same) + 1, dry_run, tuple(deletes), checked, problems,
                                  prev["number"])
-        number = (prev["number"] + 1) if prev is not None else 1
+        number = max(prev["number"] if prev is not None else 0, seen) + 1
         when = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
         feed_set = feed_objects(cfg, catalog, when)
         assert feed_set is not None
