@@ -229,6 +229,12 @@ class Catalog:
             " GROUP BY lesson_id", (channel, first, date.isoformat())).fetchall()
         return {r["lesson_id"]: dt.date.fromisoformat(r["d"]) for r in rows}
 
+    def channel_airings(self, channel: str) -> list[tuple[dt.date, str, str]]:
+        """Every recorded airing of ``channel`` as ``(date, start_iso, lesson_id)``, in air order."""
+        rows = self.db.execute("SELECT date, start, lesson_id FROM airings WHERE channel=? ORDER BY date, start,"
+                               " lesson_id", (channel,)).fetchall()
+        return [(dt.date.fromisoformat(r["date"]), r["start"], r["lesson_id"]) for r in rows]
+
     def save_plan(self, quarter: str, device_id: str, lesson_ids: list[str]) -> None:
         self.db.execute("INSERT OR REPLACE INTO plans (quarter, device_id, lesson_ids) VALUES (?,?,?)",
                         (quarter, device_id, json.dumps(lesson_ids)))
