@@ -174,7 +174,8 @@ def schedule_channel(channel: ChannelSpec, days: Iterable[dt.date], tracks: Sequ
     """
     tracks = sorted(tracks, key=lambda t: t.lesson_id)
     days = sorted(set(days))
-    past = [p for p in history if p.date not in set(days)]
+    planned = set(days)
+    past = [p for p in history if p.date not in planned]
     bound = {s.series for s in _all_slots(channel) if s.series}
     out = []
     for day in days:
