@@ -40,8 +40,6 @@ CREATE TABLE IF NOT EXISTS rejections (
 CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, stage TEXT NOT NULL,
   level TEXT NOT NULL, subject TEXT, message TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS ledger (
-  key TEXT PRIMARY KEY, sha256 TEXT NOT NULL, bytes INTEGER NOT NULL, generation INTEGER);
 CREATE TABLE IF NOT EXISTS generations (
   number INTEGER PRIMARY KEY, published_at TEXT NOT NULL, objects INTEGER, bytes INTEGER);
 CREATE TABLE IF NOT EXISTS feed_items (
@@ -204,16 +202,9 @@ class Catalog:
             "SELECT * FROM renditions ORDER BY source_sha256, profile").fetchall()]
 
     # -- publishing --------------------------------------------------------------------------------
-    def ledger(self) -> dict[str, tuple[str, int]]:
-        """``{key: (sha256, bytes)}`` of what the store holds as far as we know."""
-        return {r["key"]: (r["sha256"], r["bytes"]) for r in self.db.execute("SELECT * FROM ledger")}
-
-    def record_upload(self, key: str, sha256: str, size: int, generation: int) -> None:
-        self.db.execute("INSERT OR REPLACE INTO ledger (key, sha256, bytes, generation) VALUES (?,?,?,?)",
-                        (key, sha256, size, generation))
-
-    def forget_upload(self, key: str) -> None:
-        self.db.execute("DELETE FROM ledger WHERE key=?", (key,))
+    def published_keys(self) -> set[str]:
+        """Every key some store holds as far as the publish ledgers know."""
+        return {r[0] for r in self.db.execute("SELECT DISTINCT key FROM publish_ledger")}
 
     def last_generation(self) -> sqlite3.Row | None:
         return self.db.execute("SELECT * FROM generations ORDER BY number DESC LIMIT 1").fetchone()
@@ -312,6 +303,12 @@ class Catalog:
             "SELECT lesson_id, MAX(date) AS d FROM airings WHERE channel=? AND date>=? AND date<?"
             " GROUP BY lesson_id", (channel, first, date.isoformat())).fetchall()
         return {r["lesson_id"]: dt.date.fromisoformat(r["d"]) for r in rows}
+
+    def channel_airings(self, channel: str) -> list[tuple[dt.date, str, str]]:
+        """Every recorded airing of ``channel`` as ``(date, start_iso, lesson_id)``, in air order."""
+        rows = self.db.execute("SELECT date, start, lesson_id FROM airings WHERE channel=? ORDER BY date, start,"
+                               " lesson_id", (channel,)).fetchall()
+        return [(dt.date.fromisoformat(r["date"]), r["start"], r["lesson_id"]) for r in rows]
 
     def save_plan(self, quarter: str, device_id: str, lesson_ids: list[str]) -> None:
         self.db.execute("INSERT OR REPLACE INTO plans (quarter, device_id, lesson_ids) VALUES (?,?,?)",

@@ -161,18 +161,21 @@ def do_plan(obj: Context, quarter: Quarter) -> None:
         obj.fail()
 
 
-def do_schedule(obj: Context, first: dt.date, days: int) -> None:
+def do_schedule(obj: Context, first: dt.date, days: int, force: bool = False) -> None:
     from .schedule import run_schedule
     if days < 1:
         raise UsageError("--days must be at least 1")
     with obj.catalog() as cat:
-        report = run_schedule(obj.cfg, cat, first, days)
+        report = run_schedule(obj.cfg, cat, first, days, force=force)
     for n in report.notes:
         say(f"note: {n}")
     for p in report.problems:
         problem(f"schedule problem: {p}")
     channels = sorted({d.channel for d in report.days})
     say(f"schedule: {len(report.days)} channel-day(s) from {first} ({days} day(s)) for {', '.join(channels) or 'no channel'}")
+    if report.kept:
+        say(f"schedule: {len(report.kept)} channel-day(s) kept as published "
+            f"({', '.join(f'{c} {d}' for c, d in report.kept)}); use --force to plan them again")
     if report.failed:
         obj.fail()
 
@@ -265,10 +268,11 @@ def plan(obj: Context, quarter: str | None) -> None:
 @cli.command()
 @click.option("--date", "date", metavar="YYYY-MM-DD", help="First day (default: today).")
 @click.option("--days", type=int, default=1, show_default=True, help="Number of days.")
+@click.option("--force", is_flag=True, help="Plan again days that were already published.")
 @click.pass_obj
-def schedule(obj: Context, date: str | None, days: int) -> None:
+def schedule(obj: Context, date: str | None, days: int, force: bool) -> None:
     """Daily broadcast schedules."""
-    do_schedule(obj, _date(date, obj.cfg), days)
+    do_schedule(obj, _date(date, obj.cfg), days, force)
 
 
 @cli.command()

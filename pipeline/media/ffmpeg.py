@@ -248,3 +248,32 @@ def measure(path: Path, prepare: Sequence[Filter] = (), duration_hint: float | N
                             fix="not a decodable audio file") from exc
     rate = _output_rate(stderr)
     return Measurement(loudness, samples / rate if rate else 0.0)
+
+
+def concat(parts: Sequence[tuple[Path, int]], sample_rate: int, channels: int, total_samples: int,
+           output: Output, duration_hint: float | None = None) -> None:
+    """Join audio files end to end into one file of exactly ``total_samples`` samples.
+
+    Each part ``(path, samples)`` is decoded, resampled to ``sample_rate`` with
+    ``channels`` channels, and padded with silence or cut to exactly ``samples``; the
+    joined signal is padded with silence to ``total_samples``, then ``output``'s filters
+    and encoder options apply. No loudness processing: parts are used as they are.
+
+    Raises:
+        ToolError: ffmpeg failed or timed out; a partial output may exist and must be
+            discarded by the caller.
+    """
+    if not parts:
+        raise ToolError("nothing to join", path=output.path)
+    layout = "mono" if channels == 1 else "stereo"
+    streams = []
+    for path, samples in parts:
+        s = (ffmpeg_python.input(str(path)).audio
+             .filter("aresample", sample_rate).filter("aformat", channel_layouts=layout)
+             .filter("apad", whole_len=samples).filter("atrim", end_sample=samples)
+             .filter("asetpts", "N/SR/TB"))
+        streams.append(s)
+    joined = ffmpeg_python.concat(*streams, v=0, a=1) if len(streams) > 1 else streams[0]
+    joined = joined.filter("apad", whole_len=total_samples).filter("atrim", end_sample=total_samples)
+    node = _chain(joined, output.filters).output(str(output.path), **dict(output.options))
+    _run(_quiet(node), _timeout(duration_hint), output.path)

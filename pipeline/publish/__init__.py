@@ -226,10 +226,12 @@ def publish(cfg: Config, catalog: Catalog, dry_run: bool = False, verify: bool =
         when = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
         feed_set = feed_objects(cfg, catalog, when)
         assert feed_set is not None
-        feeds = [with_access(cfg, o) for o in feed_set.objects]
-        objects = content + feeds
+        # immutable media the feeds refer to (artwork) goes up with the audio, before any feed
+        media = [with_access(cfg, o) for o in feed_set.objects if not o.key.startswith("feeds/")]
+        feeds = [with_access(cfg, o) for o in feed_set.objects if o.key.startswith("feeds/")]
+        objects = content + media + feeds
         index = with_access(cfg, index_object(number, when, objects))
-        phases = {"audio": audio, "documents": build, "feeds": feeds, "index": [index]}
+        phases = {"audio": audio + media, "documents": build, "feeds": feeds, "index": [index]}
         todo = {phase: [o for o in objs if not _in_ledger(ledger, o)] for phase, objs in phases.items()}
         todo["index"] = [index]
         uploads = [o for phase in PHASES for o in todo[phase]]

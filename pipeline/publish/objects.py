@@ -8,17 +8,14 @@ import datetime as dt
 import hashlib
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..catalog import Catalog
 from ..config import Config
 from ..errors import DangkeError
 from ..fsutil import sha256_file
-from ..layout import url
 from ..models import Quarter, Rendition
-from ..vocab import DIALECT_NAMES_ZH
-from .feeds import FeedInfo, FeedItem, build_feed
+from .feedset import FeedSet, feed_objects, lesson_feed_sources  # noqa: F401  (re-exported for publish)
 from .store import Put
 
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -104,7 +101,8 @@ def referenced_audio(cfg: Config, catalog: Catalog, build: list[Put]) -> list[Pu
         doc = json.loads(path.read_text(encoding="utf-8"))
         keys.update(i["key"] for i in doc.get("items", []) if i.get("key"))
         keys.update(i["key"] for s in doc.get("slots", []) for i in s.get("items", []) if i.get("key"))
-    keys.update(item.key for _, item in _lesson_feed_sources(cfg, catalog))
+        keys.update(s["key"] for s in doc.get("slots", []) if s.get("key"))
+    keys.update(item.key for _, item in lesson_feed_sources(cfg, catalog))
     out = []
     for key in sorted(keys):
         r = local.get(key)
@@ -121,99 +119,6 @@ def referenced_audio(cfg: Config, catalog: Catalog, build: list[Put]) -> list[Pu
                        content_type=CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream"),
                        cache_control=IMMUTABLE, path=path))
     return out
-
-
-def _lesson_feed_sources(cfg: Config, catalog: Catalog):
-    from ..encode import current_rendition
-    for lesson in catalog.lessons():
-        r = current_rendition(cfg, catalog, lesson.source_sha256, cfg.feeds.lesson_profile)
-        if r is not None:
-            yield lesson, r
-
-
-@dataclass(frozen=True)
-class FeedSet:
-    """The feed objects of a generation and the guids of their items."""
-
-    objects: list[Put]
-    guids: list[str]
-
-
-def _when(known: dict[str, str], guid: str, default: dt.datetime) -> dt.datetime:
-    return dt.datetime.fromisoformat(known[guid]) if guid in known else default
-
-
-def feed_objects(cfg: Config, catalog: Catalog, when: dt.datetime, peek: bool = False) -> FeedSet | None:
-    """Lesson feeds per dialect and broadcast feeds per channel, built at ``when``.
-
-    With ``peek``, returns None when some item was never published (so the feeds have
-    changed) and records nothing.
-    """
-    base = cfg.station.base_url
-    lessons = list(_lesson_feed_sources(cfg, catalog))
-    airings = list(_airings(cfg, {r.key: r.bytes for r in catalog.renditions()}))
-    guids = [f"dangke-lesson:{l.lesson_id}:v{l.version}" for l, _ in lessons] + [a[1] for a in airings]
-    known = catalog.first_published(guids)
-    if peek and len(known) < len(guids):
-        return None
-    objects = []
-    author = cfg.feeds.author or cfg.station.name
-    for dialect in sorted({l.dialect for l, _ in lessons}):
-        items = []
-        for lesson, r in lessons:
-            if lesson.dialect != dialect:
-                continue
-            guid = f"dangke-lesson:{lesson.lesson_id}:v{lesson.version}"
-            items.append(FeedItem(guid=guid, title=lesson.title, description=lesson.description or lesson.title,
-                                  url=url(base, r.key), length=r.bytes,
-                                  mime_type=cfg.profiles[r.profile].mime_type,
-                                  pub_date=_when(known, guid, when), duration_s=r.duration_s,
-                                  author=lesson.speaker))
-        items.sort(key=lambda i: (-i.pub_date.timestamp(), i.guid))
-        key = f"feeds/lessons-{dialect}.xml"
-        info = FeedInfo(title=f"{cfg.station.name} · {DIALECT_NAMES_ZH.get(dialect, dialect)}",
-                        description=f"{cfg.station.name}: 黨課 ({dialect})", link=base,
-                        feed_url=url(base, key), language=f"zh-{dialect}", author=author,
-                        built_at=when, owner_email=cfg.feeds.owner_email, medium="podcast")
-        objects.append(_put_bytes(key, build_feed(info, items), SHORT))
-    for name in sorted(cfg.channels):
-        channel = cfg.channels[name]
-        items = [FeedItem(guid=guid, title=title, description=title, url=url(base, key_), length=size,
-                          mime_type=cfg.profiles[channel.profile].mime_type,
-                          pub_date=_when(known, guid, when), duration_s=dur, air_start=start,
-                          air_end=start + dt.timedelta(seconds=dur))
-                 for ch, guid, title, key_, size, dur, start in airings if ch == name]
-        key = f"feeds/broadcast-{name}.xml"
-        info = FeedInfo(title=channel.title or name, description=f"{cfg.station.name}: {channel.title or name}",
-                        link=base, feed_url=url(base, key), language="zh", author=author, built_at=when,
-                        owner_email=cfg.feeds.owner_email, medium="podcast")
-        objects.append(_put_bytes(key, build_feed(info, items), SHORT))
-    return FeedSet(objects, guids)
-
-
-def _airings(cfg: Config, sizes: dict[str, int]):
-    """``(channel, guid, title, key, bytes, duration_s, start)`` of every staged airing.
-
-    Raises:
-        DangkeError: a scheduled key has no rendition in the catalog.
-    """
-    root = cfg.build / "broadcast"
-    if not root.is_dir():
-        return
-    for day_file in sorted(root.glob("*/*.json")):
-        doc = json.loads(day_file.read_text(encoding="utf-8"))
-        channel = doc["channel"]
-        for slot in doc["slots"]:
-            for item in slot["items"]:
-                if not item.get("key"):
-                    continue
-                if item["key"] not in sizes:
-                    raise DangkeError(f"{item['key']} is scheduled but not in the library", path=day_file,
-                                      fix="run `dangke schedule` again")
-                start = dt.datetime.fromisoformat(item["start"])
-                guid = f"dangke-airing:{channel}:{item['start']}:{item['sha256'][:16]}"
-                yield (channel, guid, f"{start.strftime('%m-%d %H:%M')} {item['title']}", item["key"],
-                       sizes[item["key"]], float(item["duration_s"]), start)
 
 
 def index_object(number: int, when: dt.datetime, objects: list[Put]) -> Put:
