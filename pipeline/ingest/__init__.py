@@ -174,8 +174,11 @@ def sidecar_for(path: Path) -> Path | None:
     """The sidecar of an inbox file: ``<stem>.json`` (or ``<name>.json``), if present."""
     for candidate in (path.with_name(_audio_stem(path.name) + files.SIDECAR_SUFFIX),
                       path.with_name(path.name + files.SIDECAR_SUFFIX)):
-        if candidate != path and candidate.is_file():
-            return candidate
+        try:
+            if candidate != path and candidate.is_file():
+                return candidate
+        except OSError:  # e.g. the name would be too long for the file system (BR-24)
+            continue
     return None
 
 

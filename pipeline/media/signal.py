@@ -54,7 +54,7 @@ class SignalStats:
     """What :class:`SignalMeter` measured.
 
     ``frame_dbfs[i]`` is the RMS level (dBFS) of frame ``i`` (``frame_s`` seconds long),
-    the loudest channel's; ``spectrum_db[k]`` the average power (dB, arbitrary reference)
+    the loudest channel's, without the frame's DC component; ``spectrum_db[k]`` the average power (dB, arbitrary reference)
     at ``k * bin_hz`` Hz, averaged over frames and channels. ``correlation`` is the
     normalised correlation of the first two channels, ``2·Σ(L·R) / (ΣL² + ΣR²)``
     (+1 identical, 0 unrelated, −1 one channel the inverse of the other), or None for
@@ -133,6 +133,7 @@ class SignalMeter:
 
     def _frames_of(self, buf: np.ndarray) -> None:
         frames = buf.reshape(-1, self.n, self.channels).astype(np.float64)
+        frames -= frames.mean(axis=1, keepdims=True)  # a DC offset must not look like a steady level
         ms = np.einsum("fnc,fnc->fc", frames, frames) / self.n
         self._frames.append(_db_power(ms.max(axis=1)).astype(np.float32))
         spectra = np.fft.rfft(frames * self._window[None, :, None], axis=1)
@@ -144,6 +145,7 @@ class SignalMeter:
         frames = list(self._frames)
         if len(self._tail):
             t = self._tail.astype(np.float64)
+            t -= t.mean(axis=0)
             frames.append(_db_power(np.array([(t * t).mean(axis=0).max()])).astype(np.float32))
         count = max(1, self._count)
         chans = tuple(ChannelSignal(rms_dbfs=float(_db_power(self._sumsq[c] / count)),
