@@ -232,34 +232,35 @@ def remove_stale_temps(folder: Path) -> int:
     return removed
 
 
-def _fit(name: str, room: int) -> str:
-    """``name`` shortened (characters dropped from the end of its stem) so that its UTF-8
-    form takes at most ``room`` bytes; the extension is kept."""
-    if len(name.encode("utf-8", "surrogateescape")) <= room:
-        return name
-    stem, dot, ext = name.rpartition(".")
-    if not dot or not stem or len(ext) > 16:
-        stem, ext = name, ""
-    tail = f".{ext}" if ext else ""
-    while stem and len((stem + "…" + tail).encode("utf-8", "surrogateescape")) > room:
-        stem = stem[:-1]
-    return stem + "…" + tail
+def _shorten(text: str, room: int) -> str:
+    """``text``, or its beginning and "…", in at most ``room`` bytes of UTF-8."""
+    def size(t: str) -> int:
+        return len(t.encode("utf-8", "surrogateescape"))
+
+    if size(text) <= room:
+        return text
+    while text and size(text + "…") > room:
+        text = text[:-1]
+    return text + "…"
 
 
 def unique_path(folder: Path, name: str, reserve: str = ".reason.txt") -> Path:
     """``folder/name``, or ``folder/stem (2).ext`` ... when that exists already (or its
     ``reserve`` companion does). Names too long for the file system (with the companion
-    suffix and a temp-file prefix) are shortened; the full name belongs in the note."""
+    suffix and a temp-file prefix) get a shortened stem; the full name belongs in the note."""
     room = NAME_MAX - len(reserve.encode()) - 24
-    base = _fit(name, room)
-    candidate = folder / base
-    n = 2
-    while candidate.exists() or candidate.with_name(candidate.name + reserve).exists():
-        stem, dot, ext = base.rpartition(".")
-        numbered = f"{stem} ({n}).{ext}" if dot and stem else f"{base} ({n})"
-        candidate = folder / _fit(numbered, room)
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem or len(ext) > 16:
+        stem, ext = name, ""
+    tail = f".{ext}" if ext else ""
+    n = 1
+    while True:
+        mark = f" ({n})" if n > 1 else ""
+        budget = room - len((mark + tail).encode("utf-8", "surrogateescape"))
+        candidate = folder / (_shorten(stem, budget) + mark + tail)
+        if not candidate.exists() and not candidate.with_name(candidate.name + reserve).exists():
+            return candidate
         n += 1
-    return candidate
 
 
 def move_to(src: Path, dest: Path) -> None:

@@ -213,7 +213,7 @@ def effective_bandwidth_hz(stats: SignalStats, drop_db: float = 50.0) -> float:
     np.maximum.at(levels, bands, stats.spectrum_db)
     lows = np.arange(len(levels)) * band_hz
     speech = levels[(lows >= 100) & (lows < 4000)]
-    if not len(speech) or not np.isfinite(speech.max()):
+    if not len(speech) or not np.isfinite(speech.max()) or speech.max() <= FLOOR_DB + 1:
         return 0.0
     above = np.nonzero(levels >= speech.max() - drop_db)[0]
     top = (above[-1] + 1) * band_hz if len(above) else 0.0
