@@ -440,3 +440,18 @@ def test_ingest_and_status_tell_what_was_accepted_warned_and_rejected(st, capsys
     assert "warning: very quiet recording" in out
     assert "theory_cmn_broken.mp3: not decodable audio" in out
     assert "waiting 下載中.mp3.part: temporary name" in out
+
+
+def test_file_names_in_gbk_bytes_are_read_as_chinese(st):
+    """Zip archives and shares from Chinese Windows give GBK bytes in file names."""
+    import os
+    good = os.fsdecode("黨性教育_福州話_牢記初心使命.mp3".encode("gbk"))
+    bad = os.fsdecode("壞檔.mp3".encode("gbk"))
+    st.drop(good, mp3())
+    st.drop(bad, lambda d: d.write_bytes(b"not audio"))
+    assert st.ingest() == 1
+    row = st.lessons()["黨性教育_福州話_牢記初心使命.mp3"]
+    assert (row["title"], row["category"], row["dialect"]) == ("牢記初心使命", "party-spirit", "cdo")
+    assert (st.root / "rejected" / bad).read_bytes() == b"not audio"
+    assert "檔案：壞檔.mp3" in (st.root / "rejected" / (bad + ".reason.txt")).read_text(encoding="utf-8")
+    assert not any(st.inbox.iterdir())

@@ -184,15 +184,16 @@ def analyze(path: Path, sample_rate: int, channels: int, duration_hint: float | 
         raise ToolError("no audio stream with a known sample rate and channel count", path=path,
                         fix="not a decodable audio file")
     timeout_s = timeout_s or _timeout(duration_hint)
-    split = ffmpeg_python.input(str(path))["a:0"].filter_multi_output("asplit", 2)
-    loud = split[0].filter("ebur128", peak="true", framelog="verbose").output("-", format="null")
-    pcm = split[1].output("pipe:1", format="f32le", acodec="pcm_f32le", ac=channels, ar=sample_rate)
-    args = (ffmpeg_python.merge_outputs(loud, pcm)
-            .global_args("-nostdin", "-hide_banner", "-nostats", "-loglevel", "level+info")
-            .compile(cmd=FFMPEG))
     meter = SignalMeter(sample_rate, channels)
     block = sample_rate * channels * 4
-    with tempfile.TemporaryFile(prefix="dangke-decode-") as log:
+    with tempfile.TemporaryDirectory(prefix="dangke-decode-") as tmp, open(Path(tmp) / "log", "w+b") as log:
+        source = _plain_name(path, Path(tmp))
+        split = ffmpeg_python.input(str(source))["a:0"].filter_multi_output("asplit", 2)
+        loud = split[0].filter("ebur128", peak="true", framelog="verbose").output("-", format="null")
+        pcm = split[1].output("pipe:1", format="f32le", acodec="pcm_f32le", ac=channels, ar=sample_rate)
+        args = (ffmpeg_python.merge_outputs(loud, pcm)
+                .global_args("-nostdin", "-hide_banner", "-nostats", "-loglevel", "level+info")
+                .compile(cmd=FFMPEG))
         try:
             proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
                                     start_new_session=True)
@@ -242,6 +243,18 @@ def analyze(path: Path, sample_rate: int, channels: int, duration_hint: float | 
                         fix="not a decodable audio file") from exc
     return Analysis(duration_s=signal.duration_s, sample_rate=sample_rate, channels=channels,
                     loudness=loudness, signal=signal, log=decode_log)
+
+
+def _plain_name(path: Path, tmp: Path) -> Path:
+    """``path``, or a symbolic link to it in ``tmp`` when its name is not valid UTF-8
+    (GBK bytes from a Chinese zip or share), which ffmpeg-python cannot handle."""
+    try:
+        str(path).encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        link = tmp / ("input" + "".join(c for c in path.suffix if c.isascii()))
+        link.symlink_to(Path(path).resolve())
+        return link
 
 
 def _output_rate(stderr: str) -> int:
