@@ -129,9 +129,13 @@ def _tag_only(dest: Path) -> None:
 
 @pytest.mark.parametrize("name, build, words", [
     ("empty.mp3", lambda d: d.write_bytes(b""), "empty (0 bytes)"),
-    ("image.m4a", _image, "not decodable audio"),
-    ("notes.wav", lambda d: d.write_text("會議記錄，不是錄音\n" * 20, encoding="utf-8"), "not decodable audio"),
-    ("tag_only.mp3", _tag_only, "not decodable audio"),
+    ("image.m4a", _image, "not decodable audio: this is a PNG picture"),
+    ("notes.wav", lambda d: d.write_text("會議記錄，不是錄音\n" * 20, encoding="utf-8"),
+     "not decodable audio: this is a text file"),
+    ("tag_only.mp3", _tag_only, "not decodable audio: the file holds only tags"),
+    ("slides.mp3", lambda d: d.write_bytes(b"%PDF-1.4\n" + bytes(range(256)) * 8), "this is a PDF document"),
+    ("voice.amr", lambda d: d.write_bytes(b"\x02#!SILK_V3" + bytes(range(256)) * 4), "WeChat/QQ voice message"),
+    ("noise.mp3", lambda d: d.write_bytes(bytes(range(256)) * 64), "not decodable audio"),
 ])
 def test_files_that_are_not_audio_get_one_clear_reason(st, name, build, words):
     path = st.drop(name, build)
@@ -239,6 +243,15 @@ def test_bad_stereo_is_detected_and_the_voice_survives_the_downmix(st, case):
     if mode == "invert-right":
         plain = ffmpeg.measure(stored, chain.prepare("mix"))
         assert plain.loudness.integrated_lufs < mono.loudness.integrated_lufs - 6  # what a plain sum does
+
+
+def test_surround_recordings_use_the_standard_downmix(st):
+    pan = "pan=5.1|FL=0.2*c0|FR=0.2*c0|FC=c0|LFE=0*c0|BL=0.1*c0|BR=0.1*c0"
+    st.drop("policy_cmn_surround.flac", lambda d: convert(SPEECH, d, "-af", pan))
+    assert st.ingest() == 0
+    found = st.findings("policy_cmn_surround.flac")
+    assert found["channels"] == 6 and found["channel_mode"] == "downmix"
+    assert "multichannel" in [r["code"] for r in found["reasons"]]
 
 
 def test_ordinary_stereo_is_mixed(st):

@@ -325,22 +325,39 @@ def _judge(cfg: Config, path: Path) -> Findings:
                             "as when a copy from a phone stops before the end",
                             message_zh="檔案不完整：缺少 MP4 索引（moov），通常是從手機複製時中斷",
                             fix=quality.RETRY_EN, fix_zh=quality.RETRY_ZH) from exc
-        raise _not_audio(exc) from exc
+        raise _not_audio(exc, path) from exc
     header = tags.read_stream_header(path)
     try:
         analysis = ffmpeg.analyze(path, probe.sample_rate, probe.channels, probe.header_duration_s)
     except ToolInterrupted:
         raise
     except ToolError as exc:
-        raise _not_audio(exc) from exc
+        raise _not_audio(exc, path) from exc
     return quality.assess(analysis, probe, header, cfg.ingest)
 
 
-def _not_audio(exc: ToolError) -> InputRejected:
-    return InputRejected(f"not decodable audio: {exc.message}",
-                         message_zh="無法解碼為音訊（檔案損壞、不完整或不是錄音檔）",
-                         fix=f"export the recording again as one of {AUDIO_HINT}",
-                         fix_zh=f"請重新匯出為 {AUDIO_HINT} 其中一種格式")
+def _not_audio(exc: ToolError, path: Path) -> InputRejected:
+    if tags.tags_only(path):
+        return InputRejected("not decodable audio: the file holds only tags (title and the like), no sound",
+                             message_zh="無法解碼為音訊：檔案裡只有標籤（標題等），沒有聲音",
+                             fix="export the recording again; the export or copy lost the sound",
+                             fix_zh="請重新匯出錄音，匯出或複製時聲音遺失了")
+    kind = files.sniff(path)
+    if kind is None:
+        return InputRejected(f"not decodable audio: {exc.message}",
+                             message_zh="無法解碼為音訊（檔案損壞、不完整或不是錄音檔）",
+                             fix=f"export the recording again as one of {AUDIO_HINT}",
+                             fix_zh=f"請重新匯出為 {AUDIO_HINT} 其中一種格式")
+    if "SILK" in kind[0]:
+        return InputRejected(f"not decodable audio: this is {kind[0]}, which only the chat app plays",
+                             message_zh=f"無法解碼為音訊：這是{kind[1]}，只有聊天軟體能播放",
+                             fix="save or forward it from the app as an audio file (MP3 or M4A), or "
+                                 "record the lesson with the phone's recorder, and drop that file",
+                             fix_zh="請在聊天軟體中把語音存成或轉成音訊檔（MP3 或 M4A），或改用手機錄音機錄製，再放入該檔案")
+    return InputRejected(f"not decodable audio: this is {kind[0]}, not a recording",
+                         message_zh=f"無法解碼為音訊：這是{kind[1]}，不是錄音檔",
+                         fix=f"drop the recording itself ({AUDIO_HINT})",
+                         fix_zh=f"請放入錄音檔本身（{AUDIO_HINT}）")
 
 
 def _sidecar_meta(sidecar: Path | None) -> tuple[LessonMeta, tuple[quality.Reason, ...]]:

@@ -24,7 +24,7 @@ from ..fsutil import fsync_dir, sha256_file, write_atomic
 
 __all__ = ["fsync_dir", "sha256_file", "is_temporary", "is_ignored", "Snapshot", "snapshot", "Settler",
            "settled", "open_for_writing", "store_verified", "unique_path", "move_to",
-           "write_text_durably", "display_name", "library_extension", "remove_stale_temps"]
+           "write_text_durably", "display_name", "library_extension", "remove_stale_temps", "sniff"]
 
 #: endings of names that are still being written: browsers (.part, .crdownload, .download,
 #: .opdownload), SFTP/SCP clients (.filepart), download managers (.xltd Thunder/迅雷,
@@ -302,3 +302,41 @@ def library_extension(name: str) -> str:
     gives ``.mp3``)."""
     ext = Path(name.strip().rstrip(".")).suffix.lower().lstrip(".")
     return f".{ext}" if _EXT.fullmatch(ext) else ".bin"
+
+
+_MAGIC = (
+    (b"%PDF", "a PDF document", "PDF 文件"),
+    (b"PK\x03\x04", "a Word, Excel or zip file", "Word、Excel 文件或壓縮檔"),
+    (b"\xd0\xcf\x11\xe0", "an old Word or Excel document", "舊版 Word 或 Excel 文件"),
+    (b"\xff\xd8\xff", "a JPEG picture", "JPEG 圖片"),
+    (b"\x89PNG", "a PNG picture", "PNG 圖片"),
+    (b"GIF8", "a GIF picture", "GIF 圖片"),
+    (b"#!SILK", "a WeChat/QQ voice message (SILK)", "微信／QQ 語音訊息（SILK 格式）"),
+    (b"\x02#!SILK", "a WeChat/QQ voice message (SILK)", "微信／QQ 語音訊息（SILK 格式）"),
+    (b"Rar!", "a RAR archive", "RAR 壓縮檔"),
+    (b"7z\xbc\xaf", "a 7-Zip archive", "7-Zip 壓縮檔"),
+)
+
+
+def sniff(path: Path) -> tuple[str, str] | None:
+    """What a file that is not audio looks like, from its first bytes, in English and
+    Chinese (``("a PDF document", "PDF 文件")``), or None when it is not recognised."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except OSError:
+        return None
+    for magic, en, zh in _MAGIC:
+        if head.startswith(magic):
+            return en, zh
+    if head and b"\x00" not in head:
+        for encoding in ("utf-8", "gb18030"):
+            for cut in range(4):  # the 512 bytes may end inside a character
+                try:
+                    text = head[:len(head) - cut].decode(encoding)
+                except UnicodeDecodeError:
+                    continue
+                if all(c.isprintable() or c in "\r\n\t" for c in text):
+                    return "a text file", "文字檔"
+                break
+    return None

@@ -6,8 +6,9 @@ and :func:`pipeline.media.tags.read_stream_header` found, and on the thresholds 
 
 The findings are stored in the catalog (``sources.analysis``); the encoder reads
 ``channel_mode`` from them: ``mono``, ``mix`` (average the channels), ``left`` / ``right``
-(one channel is dead: take the live one) or ``invert-right`` (opposite phase: invert the
-right channel, then average; a plain sum would cancel the voice).
+(one channel is dead: take the live one), ``invert-right`` (opposite phase: invert the
+right channel, then average; a plain sum would cancel the voice) or ``downmix`` (more than
+two channels: ffmpeg's standard downmix matrix, which keeps the centre channel).
 """
 
 from __future__ import annotations
@@ -136,11 +137,12 @@ def check_complete(decoded_s: float, probe: Probe, header: StreamHeader, log: De
 def _channel_mode(sig: SignalStats, t: IngestSection) -> tuple[str, list[Reason]]:
     if len(sig.channels) == 1:
         return "mono", []
+    if len(sig.channels) > 2:
+        return "downmix", [Reason("multichannel", f"{len(sig.channels)} channels (surround): mixed down to "
+                                  "mono with the standard matrix; check that the voice is clear",
+                                  f"有 {len(sig.channels)} 個聲道（環繞聲），以標準方式混成單聲道，請確認人聲清楚")]
     left, right = sig.channels[0].rms_dbfs, sig.channels[1].rms_dbfs
     reasons = []
-    if len(sig.channels) > 2:
-        reasons.append(Reason("multichannel", f"{len(sig.channels)} channels: only the first two are used",
-                              f"有 {len(sig.channels)} 個聲道，只使用前兩個"))
     if right < left - t.dead_channel_db:
         return "left", reasons + [Reason(
             "dead-right", f"the right channel is silent or nearly so ({right:.0f} dBFS against "
@@ -164,7 +166,7 @@ def _channel_mode(sig: SignalStats, t: IngestSection) -> tuple[str, list[Reason]
 def _downmix_loss_db(sig: SignalStats, mode: str) -> float | None:
     """Level change (dB) of the voice when the first two channels are averaged as
     ``mode`` does, relative to the average channel power; None for mono."""
-    if sig.correlation is None or mode in ("mono", "left", "right"):
+    if sig.correlation is None or mode in ("mono", "left", "right", "downmix"):
         return None
     r = -sig.correlation if mode == "invert-right" else sig.correlation
     power = (1 + r) / 2

@@ -19,7 +19,7 @@ _LEVEL = re.compile(r"^(?:\[(?P<ctx>[^\]@]+?)(?: @ 0x[0-9a-f]+)?\] )?\[(?P<level
 #: messages that say nothing about the file's integrity
 _HARMLESS = ("Guessed Channel Layout", "Estimating duration from bitrate", "Discarding ID3 tags",
              "max_analyze_duration", "Could not update timestamps for skipped samples",
-             "Skipping 0 bytes of junk")
+             "Skipping 0 bytes of junk", "Multiple frames in a packet")
 #: messages that mean the demuxer saw the file end before its header said it would
 _INCOMPLETE = ("filesize and duration do not match", "partial file", "moov atom not found")
 #: demuxers whose duration comes from the data size when a header gives none

@@ -146,6 +146,17 @@ def _clean(text: str, latin1: bool) -> str:
     return unicodedata.normalize("NFC", _CONTROL.sub("", text)).strip()
 
 
+def tags_only(path: Path) -> bool:
+    """True when a file is an ID3 tag with (almost) nothing after it: no sound at all
+    (BR-03, a tag-only MP3). Never raises."""
+    try:
+        tags = id3.ID3(str(path))
+        size = Path(path).stat().st_size
+    except (id3.ID3NoHeaderError, mutagen.MutagenError, OSError, ValueError):
+        return False
+    return size - tags.size <= 128 + 64
+
+
 @dataclass(frozen=True)
 class StreamHeader:
     """What a file's own header says about its length, read with mutagen.
