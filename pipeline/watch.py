@@ -58,7 +58,8 @@ def watch_inbox(cfg: Config, catalog: Catalog, poll_s: float | None = None,
 
     A pass runs at start, soon after file events, when a waiting file may have settled,
     and at least every ``poll_s`` seconds (default ``[ingest] poll_s``). ``on_report``
-    gets each pass's report when it took, rejected or newly left waiting some file;
+    gets each pass's report when it took or rejected a file, or newly left one waiting
+    for a reason worth telling (copies in progress are not reported);
     ``on_note`` gets remarks such as the fallback to scanning. Setting ``stop`` lets the
     file being ingested finish, then returns.
 
@@ -83,8 +84,9 @@ def watch_inbox(cfg: Config, catalog: Catalog, poll_s: float | None = None,
             if stop.is_set():
                 break
             report = ingest_pass(cfg, catalog, settler=settler, should_stop=stop.is_set)
-            new_waiting = tuple(w for w in report.waiting if w.name not in announced)
-            announced = {w.name for w in report.waiting}
+            notable = [w for w in report.waiting if not w.routine]
+            new_waiting = tuple(w for w in notable if w.name not in announced)
+            announced = {w.name for w in notable}
             report = replace(report, waiting=new_waiting)
             if on_report is not None and (report.changed or report.retry or report.waiting):
                 on_report(report)

@@ -93,6 +93,8 @@ class Waiting:
     why_zh: str = ""
     #: when set, the file need not be looked at again for this long unless it changes
     retry_after_s: float | None = None
+    #: an ordinary wait (a copy or download in progress) that needs nobody's attention
+    routine: bool = False
 
     def __str__(self) -> str:
         return f"{self.name} ({self.why})"
@@ -198,7 +200,7 @@ def inbox_candidates(cfg: Config) -> tuple[list[Path], list[Waiting]]:
         if files.is_temporary(p.name):
             if not p.name.startswith("."):
                 waiting.append(Waiting(name, "temporary name: still being copied or downloaded",
-                                       "暫存檔名：仍在複製或下載中"))
+                                       "暫存檔名：仍在複製或下載中", routine=True))
         elif p.suffix.lower() == files.SIDECAR_SUFFIX and p not in sidecars:
             waiting.append(Waiting(name, "sidecar without its recording: drop the recording with the same name",
                                    "只有說明檔，沒有同名的錄音檔：請放入同名錄音"))
@@ -241,10 +243,10 @@ def ingest_pass(cfg: Config, catalog: Catalog, settle_s: float | None = None,
             name = files.display_name(path.name)
             if path in busy or (side is not None and side in busy):
                 waiting.append(Waiting(name, "still being written (open in another program)",
-                                       "仍在寫入中（另一個程式正開著它）"))
+                                       "仍在寫入中（另一個程式正開著它）", routine=True))
             elif path not in ready or (side is not None and side not in ready):
                 waiting.append(Waiting(name, "still changing: waiting until it stays the same",
-                                       "仍在變動中，等它不再變化"))
+                                       "仍在變動中，等它不再變化", routine=True))
             elif should_stop is not None and should_stop():
                 stopped = True
                 waiting.append(Waiting(name, "not started: ingest was stopped", "尚未處理：匯入已停止"))

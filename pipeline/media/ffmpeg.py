@@ -169,8 +169,8 @@ def analyze(path: Path, sample_rate: int, channels: int, duration_hint: float | 
     integrated loudness, loudness range and true peak (``ebur128``) in ffmpeg, and the
     decoded samples, streamed as 32-bit float PCM at ``sample_rate`` Hz with ``channels``
     channels (the stream's own, from :func:`probe`), through a
-    :class:`~pipeline.media.signal.SignalMeter` a second at a time (memory stays small
-    for any length).
+    :class:`~pipeline.media.signal.SignalMeter` in blocks of 8192 samples (memory stays
+    small for any length: about 35 MB for two hours of 48 kHz stereo).
 
     ffmpeg runs in its own session, so a Ctrl-C meant for dangke does not cut the
     decode short (a shortened decode would look like a truncated file); the run may take
@@ -185,7 +185,7 @@ def analyze(path: Path, sample_rate: int, channels: int, duration_hint: float | 
                         fix="not a decodable audio file")
     timeout_s = timeout_s or _timeout(duration_hint)
     meter = SignalMeter(sample_rate, channels)
-    block = sample_rate * channels * 4
+    block = 8192 * channels * 4  # bytes per read: small blocks stay in the CPU cache
     with tempfile.TemporaryDirectory(prefix="dangke-decode-") as tmp, open(Path(tmp) / "log", "w+b") as log:
         source = _plain_name(path, Path(tmp))
         split = ffmpeg_python.input(str(source))["a:0"].filter_multi_output("asplit", 2)
