@@ -81,7 +81,8 @@ def status_lines(cfg: Config, catalog: Catalog) -> list[str]:
     lines.append("published: never" if gen is None else
                  f"published: generation {gen['number']} at {gen['published_at']} ({gen['objects']} objects, "
                  f"{gen['bytes']} bytes) to {cfg.publish.target}")
-    errors = [e for e in catalog.recent_events(200) if e["level"] == "error" and e["stage"] != "ingest"][:10]
+    errors = [e for e in catalog.recent_events(200) if e["level"] == "error"
+              and not (e["stage"] == "ingest" and e["message"].startswith("rejected:"))][:10]
     if errors:
         lines.append("recent errors:")
         lines += [f"  {e['at']} [{e['stage']}] {e['subject']}: {e['message']}" for e in errors]

@@ -222,12 +222,16 @@ def ingest_pass(cfg: Config, catalog: Catalog, settle_s: float | None = None,
     Raises:
         DangkeError: another ingest held the lock too long.
     """
+    if not ffmpeg.available():
+        raise DangkeError("ffmpeg and ffprobe are needed to check recordings but are not installed",
+                          fix="install them (apt-get install ffmpeg, or sh scripts/setup.sh)")
     settle = cfg.ingest.settle_s if settle_s is None else settle_s
     results: list[object] = []
     waiting: list[Waiting] = []
     stopped = False
     with ingest_lock(cfg):
         results += _replay(cfg, catalog)
+        pending = {json.loads(row["detail"])["path"] for row in catalog.intents()}
         files.remove_stale_temps(cfg.library / "originals")
         files.remove_stale_temps(cfg.library / "sidecars")
         candidates, waiting = inbox_candidates(cfg)
@@ -241,7 +245,10 @@ def ingest_pass(cfg: Config, catalog: Catalog, settle_s: float | None = None,
         for path in candidates:
             side = sidecar_for(path)
             name = files.display_name(path.name)
-            if path in busy or (side is not None and side in busy):
+            if path.name in pending:
+                waiting.append(Waiting(name, "its move out of the inbox failed and is retried each pass "
+                                             "(see `dangke status`)", "移出收件夾失敗，每次匯入時重試"))
+            elif path in busy or (side is not None and side in busy):
                 waiting.append(Waiting(name, "still being written (open in another program)",
                                        "仍在寫入中（另一個程式正開著它）", routine=True))
             elif path not in ready or (side is not None and side not in ready):
@@ -296,9 +303,9 @@ def ingest_file(cfg: Config, catalog: Catalog, path: Path, sidecar: Path | None 
         age = time.time() - max(seen.mtime_ns, seen.ctime_ns) / 1e9 if seen else 0.0
         if age < cfg.ingest.incomplete_wait_s:
             left = cfg.ingest.incomplete_wait_s - age
-            return Waiting(name, f"looks incomplete ({exc.message}); rejected in {left / 60:.0f} min "
-                                 "unless it changes", f"看起來不完整，若 {left / 60:.0f} 分鐘內沒有變化將被退回",
-                           retry_after_s=left)
+            minutes = max(1, round(left / 60))
+            return Waiting(name, f"looks incomplete ({exc.message}); rejected in {minutes} min unless it changes",
+                           f"看起來不完整，若 {minutes} 分鐘內沒有變化將被退回", retry_after_s=left)
         return _reject(cfg, catalog, path, sidecar, exc, sha, name, seen, side_seen)
     except InputRejected as exc:
         return _reject(cfg, catalog, path, sidecar, exc, sha, name, seen, side_seen)
@@ -406,8 +413,8 @@ def _accept(cfg: Config, catalog: Catalog, path: Path, sidecar: Path | None, sha
             meta: LessonMeta, findings: Findings, notes: tuple[quality.Reason, ...],
             seen: files.Snapshot, side_seen: files.Snapshot | None) -> Accepted | Duplicate | Waiting | Retry:
     dest = _original_path(cfg, sha, path.name)
-    side_sha = files.sha256_file(sidecar) if sidecar is not None else None
     try:
+        side_sha = files.sha256_file(sidecar) if sidecar is not None else None
         files.store_verified(path, dest, sha)
         if sidecar is not None and side_sha is not None:
             files.store_verified(sidecar, cfg.library / "sidecars" / f"{sha}.json", side_sha)
@@ -513,8 +520,12 @@ def _reject(cfg: Config, catalog: Catalog, path: Path, sidecar: Path | None, exc
         catalog.log("ingest", "error", name, f"rejected: {exc.message}")
         intent = catalog.add_intent("reject", name, sha, detail)
     _crash_point("after-reject-record")
-    _do_reject(cfg, detail)
-    catalog.drop_intent(intent)
+    try:
+        _do_reject(cfg, detail)
+    except OSError as exc:  # the journal keeps the move; the next pass finishes it
+        catalog.log("ingest", "error", name, f"could not move it to rejected/ yet: {exc}")
+    else:
+        catalog.drop_intent(intent)
     return Rejected(name=name, reason=exc.message, reason_zh=exc.message_zh, fix=exc.fix, fix_zh=exc.fix_zh,
                     note_name=files.display_name(dest.name) + ".reason.txt")
 
@@ -542,13 +553,19 @@ def _replay(cfg: Config, catalog: Catalog) -> list[object]:
     done: list[object] = []
     for row in catalog.intents():
         detail = json.loads(row["detail"])
+        try:
+            if row["action"] == "reject":
+                _do_reject(cfg, detail)
+            elif row["action"] == "clear":
+                path = cfg.inbox / detail["path"]
+                side = cfg.inbox / detail["sidecar"] if detail.get("sidecar") else None
+                _clear_inbox(cfg, path, side, row["sha256"], detail.get("sidecar_sha256"))
+        except OSError as exc:  # kept in the journal for the next pass
+            catalog.log("ingest", "error", row["name"], f"could not finish interrupted file work yet: {exc}")
+            continue
         if row["action"] == "reject":
-            _do_reject(cfg, detail)
             catalog.log("ingest", "info", row["name"], "finished a rejection interrupted earlier")
         elif row["action"] == "clear":
-            path = cfg.inbox / detail["path"]
-            side = cfg.inbox / detail["sidecar"] if detail.get("sidecar") else None
-            _clear_inbox(cfg, path, side, row["sha256"], detail.get("sidecar_sha256"))
             lesson = catalog.lesson_for_source(row["sha256"])
             if lesson is not None:
                 done.append(Accepted(name=row["name"], lesson_id=lesson.lesson_id, version=lesson.version,
