@@ -348,6 +348,7 @@ def test_traditional_and_simplified_names_map_to_the_same_codes(st):
     ({"recorded_on": "2026/11/02"}, ["recorded_on", "YYYY-MM-DD"]),
     ({"colour": "red"}, ["unknown field 'colour'", "lesson_id"]),
     ('{"title": "少了括號"', ["not valid JSON", "line 1"]),
+    ({"lesson_id": "a/b"}, ["lesson_id 'a/b'", "slashes"]),
 ])
 def test_bad_sidecars_reject_the_pair_naming_the_field(st, sidecar, words):
     st.drop("theory_cmn_lesson.mp3", mp3(), sidecar=sidecar)

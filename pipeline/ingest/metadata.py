@@ -52,6 +52,12 @@ def from_sidecar(data: object, name: str) -> LessonMeta:
             raise _sidecar_error(name, f"field {key!r} must be text", f"欄位「{key}」必須是文字",
                                  f"write \"{key}\": \"...\"", f"請寫成 \"{key}\": \"...\"")
         text[key] = value.strip() if isinstance(value, str) and value.strip() else None
+    lesson_id = text["lesson_id"]
+    if lesson_id is not None and (len(lesson_id) > 80 or any(c in lesson_id for c in "/\\")
+                                  or any(unicodedata.category(c)[0] in "CZ" and c != " " for c in lesson_id)):
+        raise _sidecar_error(name, f"lesson_id {lesson_id!r} must be at most 80 characters, without slashes "
+                             "or control characters", f"lesson_id「{lesson_id}」最多 80 個字元，不能有斜線或控制字元",
+                             "e.g. \"lesson_id\": \"dj-2027q1-01\"", "例如 \"lesson_id\": \"dj-2027q1-01\"")
     category = data.get("category")
     if category is not None and category_code(str(category)) is None:
         raise _sidecar_error(name, f"unknown category {category!r}", f"不認識的類別「{category}」",
