@@ -492,8 +492,9 @@ def _duplicate(cfg: Config, catalog: Catalog, path: Path, sidecar: Path | None, 
     note = (f"same bytes as {row['original_name']} (already {lesson_id}"
             f"{f' v{lesson.version}' if lesson else ''}, ingested {when}); removed from the inbox")
     if sidecar is not None:
-        archive = cfg.library / "sidecars" / f"{sha}-{int(time.time())}.json"
-        files.store_verified(sidecar, archive, files.sha256_file(sidecar))
+        side_sha = files.sha256_file(sidecar)
+        archive = cfg.library / "sidecars" / f"{sha}-{side_sha[:16]}.json"
+        files.store_verified(sidecar, archive, side_sha)
         note += f"; its sidecar was kept as library/sidecars/{archive.name} but not applied"
         sidecar.unlink(missing_ok=True)
     if path.exists() and files.sha256_file(path) == sha:
