@@ -126,6 +126,28 @@ def test_two_ingests_of_the_same_inbox_at_once(tmp_path):
     assert accepted == len(dropped) - len(rejected)
 
 
+def test_a_rejection_that_cannot_be_moved_stays_journaled_until_it_can(tmp_path, capsys):
+    from tests.conftest import run_cli
+    cfg = station(tmp_path / "station")
+    root = tmp_path / "station"
+    (root / "rejected").rmdir()
+    (root / "rejected").write_text("in the way")  # rejected/ cannot be created
+    (root / "inbox" / "theory_cmn_bad.mp3").write_bytes(b"not audio")
+    assert run_cli("--config", cfg, "ingest") == 1
+    assert "could not be moved" in capsys.readouterr().err
+    assert (root / "inbox" / "theory_cmn_bad.mp3").exists()
+    assert run_cli("--config", cfg, "ingest") == 1  # still failing, but not judged twice
+    assert "move out of the inbox failed" in capsys.readouterr().err
+    (root / "rejected").unlink()
+    assert run_cli("--config", cfg, "ingest") == 0
+    assert (root / "rejected" / "theory_cmn_bad.mp3").read_bytes() == b"not audio"
+    assert (root / "rejected" / "theory_cmn_bad.mp3.reason.txt").is_file()
+    assert not any((root / "inbox").iterdir())
+    db = sqlite3.connect(str(root / "library" / "catalog.sqlite"))
+    assert db.execute("SELECT COUNT(*) FROM rejections").fetchone()[0] == 1
+    assert db.execute("SELECT COUNT(*) FROM ingest_intents").fetchone()[0] == 0
+
+
 # --- the watcher --------------------------------------------------------------------------------
 
 def lessons(root: Path) -> list[sqlite3.Row]:

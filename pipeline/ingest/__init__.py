@@ -9,29 +9,21 @@ and findings in the catalog in one transaction, and only then remove it from the
 Nothing is lost, duplicated or half-recorded, whatever stops the process:
 
 - one ingest runs at a time per library (an exclusive lock; a second process waits);
-- the catalog transaction is the commit point. The inbox clean-up that follows it, and
-  every rejection (reason note, move to ``rejected/``), are first written to the
-  catalog's journal (``ingest_intents``) and replayed by the next pass if the process
-  died half-way;
+- the catalog transaction is the commit point; the inbox clean-up and every rejection
+  are journaled first and finished by the next pass if the process died (:mod:`.journal`);
 - a file that changed after it was hashed is never removed or moved: it is looked at
   again on the next pass;
 - a library copy left half-written by a crash is a hidden temp file, removed on the next
   pass; a completed copy whose catalog row is missing is simply verified and reused.
-
-``DANGKE_CRASH_AT=<point>`` in the environment kills the process (SIGKILL) at that point,
-for the crash tests: ``after-hash``, ``after-copy``, ``after-commit``, ``after-clear-sidecar``,
-``after-reject-record``, ``after-reason-note``, ``after-reject-move``.
 """
 
 from __future__ import annotations
 
 import fcntl
 import json
-import os
-import signal
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -40,105 +32,13 @@ from ..config import Config
 from ..errors import DangkeError, InputRejected, ToolError, ToolInterrupted
 from ..media import ffmpeg, tags
 from ..models import Lesson, LessonMeta
-from . import files, metadata, quality
+from . import files, journal, metadata, quality
+from .journal import reason_text
 from .quality import Findings, Truncated
-
-
-@dataclass(frozen=True)
-class Accepted:
-    """A file that became lesson ``lesson_id`` version ``version``. ``supersedes`` is the
-    version it replaces in future plans (None for a new lesson); ``resumed`` is True when
-    the lesson was recorded by an earlier, interrupted run and this pass only finished
-    clearing the inbox."""
-
-    name: str
-    lesson_id: str
-    version: int
-    title: str
-    category: str
-    dialect: str
-    duration_s: float
-    warnings: tuple[str, ...] = ()
-    supersedes: int | None = None
-    resumed: bool = False
-
-
-@dataclass(frozen=True)
-class Rejected:
-    """A file moved to ``rejected/<note_name>`` with ``<note_name>.reason.txt`` beside it."""
-
-    name: str
-    reason: str
-    reason_zh: str
-    fix: str = ""
-    fix_zh: str = ""
-    note_name: str = ""
-
-
-@dataclass(frozen=True)
-class Duplicate:
-    """A file whose bytes are already in the library: removed from the inbox."""
-
-    name: str
-    lesson_id: str
-    note: str
-
-
-@dataclass(frozen=True)
-class Waiting:
-    """A file left in the inbox for now, and why (English, Chinese)."""
-
-    name: str
-    why: str
-    why_zh: str = ""
-    #: when set, the file need not be looked at again for this long unless it changes
-    retry_after_s: float | None = None
-    #: an ordinary wait (a copy or download in progress) that needs nobody's attention
-    routine: bool = False
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.why})"
-
-
-@dataclass(frozen=True)
-class Retry:
-    """A file that could not be judged this time for a reason that is not its fault
-    (the decoder was killed, a disk error): left in the inbox, tried again next pass."""
-
-    name: str
-    problem: str
-
-
-@dataclass(frozen=True)
-class IngestReport:
-    """What one pass did."""
-
-    accepted: tuple[Accepted, ...] = ()
-    rejected: tuple[Rejected, ...] = ()
-    duplicates: tuple[Duplicate, ...] = ()
-    waiting: tuple[Waiting, ...] = field(default=())
-    retry: tuple[Retry, ...] = ()
-    stopped: bool = False
-
-    @property
-    def failed(self) -> bool:
-        """True when something was rejected or could not be done (exit status 1)."""
-        return bool(self.rejected or self.retry)
-
-    @property
-    def changed(self) -> bool:
-        """True when the pass took or moved any file."""
-        return bool(self.accepted or self.rejected or self.duplicates)
+from .report import Accepted, Duplicate, IngestReport, Rejected, Retry, Waiting
 
 
 AUDIO_HINT = "MP3, WAV, M4A, AMR, OGG/Opus, FLAC, WMA"
-CRASH_ENV = "DANGKE_CRASH_AT"
-
-
-def _crash_point(name: str) -> None:
-    """Die here, like ``kill -9``, when ``$DANGKE_CRASH_AT`` names this point (crash tests)."""
-    if os.environ.get(CRASH_ENV) == name:
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @contextmanager
@@ -167,23 +67,6 @@ def ingest_lock(cfg: Config, timeout_s: float = 600.0) -> Iterator[None]:
             fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
 
-def _audio_stem(name: str) -> str:
-    stem, dot, _ = name.strip().rpartition(".")
-    return stem if dot and stem else name
-
-
-def sidecar_for(path: Path) -> Path | None:
-    """The sidecar of an inbox file: ``<stem>.json`` (or ``<name>.json``), if present."""
-    for candidate in (path.with_name(_audio_stem(path.name) + files.SIDECAR_SUFFIX),
-                      path.with_name(path.name + files.SIDECAR_SUFFIX)):
-        try:
-            if candidate != path and candidate.is_file():
-                return candidate
-        except OSError:  # e.g. the name would be too long for the file system (BR-24)
-            continue
-    return None
-
-
 def inbox_candidates(cfg: Config) -> tuple[list[Path], list[Waiting]]:
     """Audio candidates in the inbox (sorted by name) and the names that must wait:
     temporary names and sidecars whose recording has not arrived. Hidden files and
@@ -193,7 +76,7 @@ def inbox_candidates(cfg: Config) -> tuple[list[Path], list[Waiting]]:
     entries = sorted(p for p in cfg.inbox.iterdir() if p.is_file() and not files.is_ignored(p.name))
     audio = [p for p in entries if not files.is_temporary(p.name)
              and p.suffix.lower() != files.SIDECAR_SUFFIX]
-    sidecars = {s for p in audio if (s := sidecar_for(p)) is not None}
+    sidecars = {s for p in audio if (s := files.sidecar_for(p)) is not None}
     waiting = []
     for p in entries:
         name = files.display_name(p.name)
@@ -230,12 +113,12 @@ def ingest_pass(cfg: Config, catalog: Catalog, settle_s: float | None = None,
     waiting: list[Waiting] = []
     stopped = False
     with ingest_lock(cfg):
-        results += _replay(cfg, catalog)
+        results += journal.replay(cfg, catalog)
         pending = {json.loads(row["detail"])["path"] for row in catalog.intents()}
         files.remove_stale_temps(cfg.library / "originals")
         files.remove_stale_temps(cfg.library / "sidecars")
         candidates, waiting = inbox_candidates(cfg)
-        watched = candidates + [s for p in candidates if (s := sidecar_for(p)) is not None]
+        watched = candidates + [s for p in candidates if (s := files.sidecar_for(p)) is not None]
         if settler is None:
             ready = set(files.settled(watched, settle))
         else:
@@ -243,11 +126,11 @@ def ingest_pass(cfg: Config, catalog: Catalog, settle_s: float | None = None,
             ready = {p for p in watched if settler.is_settled(p)}
         busy = files.open_for_writing(watched)
         for path in candidates:
-            side = sidecar_for(path)
+            side = files.sidecar_for(path)
             name = files.display_name(path.name)
             if path.name in pending:
-                waiting.append(Waiting(name, "its move out of the inbox failed and is retried each pass "
-                                             "(see `dangke status`)", "移出收件夾失敗，每次匯入時重試"))
+                results.append(Retry(name, "its move out of the inbox failed and is retried by every ingest "
+                                           "(see `dangke status`)"))
             elif path in busy or (side is not None and side in busy):
                 waiting.append(Waiting(name, "still being written (open in another program)",
                                        "仍在寫入中（另一個程式正開著它）", routine=True))
@@ -290,11 +173,11 @@ def ingest_file(cfg: Config, catalog: Catalog, path: Path, sidecar: Path | None 
                                 fix="copy the recording again; the copy may have failed",
                                 fix_zh="請重新複製錄音檔，可能複製失敗了")
         sha = files.sha256_file(path)
-        _crash_point("after-hash")
+        journal.crash_point("after-hash")
         if files.snapshot(path) != seen:
             return Waiting(name, "changed while being read", "讀取時檔案有變動")
         if catalog.has_source(sha):
-            return _duplicate(cfg, catalog, path, sidecar, sha, name)
+            return journal.remove_duplicate(cfg, catalog, path, sidecar, sha, name)
         side_meta, side_notes = _sidecar_meta(sidecar)
         findings = _judge(cfg, path)
         meta = metadata.merge(side_meta, metadata.from_name(name), metadata.from_tags(tags.read_tags(path)))
@@ -306,9 +189,9 @@ def ingest_file(cfg: Config, catalog: Catalog, path: Path, sidecar: Path | None 
             minutes = max(1, round(left / 60))
             return Waiting(name, f"looks incomplete ({exc.message}); rejected in {minutes} min unless it changes",
                            f"看起來不完整，若 {minutes} 分鐘內沒有變化將被退回", retry_after_s=left)
-        return _reject(cfg, catalog, path, sidecar, exc, sha, name, seen, side_seen)
+        return journal.reject(cfg, catalog, path, sidecar, exc, sha, name, seen, side_seen)
     except InputRejected as exc:
-        return _reject(cfg, catalog, path, sidecar, exc, sha, name, seen, side_seen)
+        return journal.reject(cfg, catalog, path, sidecar, exc, sha, name, seen, side_seen)
     except ToolInterrupted as exc:
         return Retry(name, f"{exc.message}; it will be tried again")
     except OSError as exc:
@@ -399,7 +282,7 @@ def _require_codes(meta: LessonMeta) -> None:
 def _lesson(catalog: Catalog, name: str, sha: str, meta: LessonMeta, duration_s: float) -> Lesson:
     """The lesson row; call inside the catalog transaction (the version number is taken there)."""
     lesson_id = meta.lesson_id or f"L-{sha[:12]}"
-    title = metadata.one_line(meta.title) or metadata.one_line(_audio_stem(name)) or name
+    title = metadata.one_line(meta.title) or metadata.one_line(files.audio_stem(name)) or name
     return Lesson(lesson_id=lesson_id, version=catalog.next_version(lesson_id), source_sha256=sha,
                   title=title, category=meta.category or "", dialect=meta.dialect or "",
                   duration_s=duration_s, speaker=metadata.one_line(meta.speaker) or "",
@@ -420,7 +303,7 @@ def _accept(cfg: Config, catalog: Catalog, path: Path, sidecar: Path | None, sha
             files.store_verified(sidecar, cfg.library / "sidecars" / f"{sha}.json", side_sha)
     except OSError as exc:
         return Retry(name, f"could not store it in the library ({exc}); it stays in the inbox")
-    _crash_point("after-copy")
+    journal.crash_point("after-copy")
     if files.snapshot(path) != seen or (sidecar is not None and files.snapshot(sidecar) != side_seen):
         return Waiting(name, "changed while being ingested", "匯入時檔案有變動")
     if notes:
@@ -436,11 +319,11 @@ def _accept(cfg: Config, catalog: Catalog, path: Path, sidecar: Path | None, sha
             catalog.log("ingest", "warning" if findings.warnings else "info", name,
                         f"accepted as {lesson.lesson_id} v{lesson.version}"
                         + (f" with warnings: {'; '.join(findings.warnings)}" if findings.warnings else ""))
-            intent = catalog.add_intent("clear", name, sha, _clear_detail(cfg, path, sidecar, side_sha))
+            intent = catalog.add_intent("clear", name, sha, journal.clear_detail(cfg, path, sidecar, side_sha))
     if lesson is None:
-        return _duplicate(cfg, catalog, path, sidecar, sha, name)
-    _crash_point("after-commit")
-    _clear_inbox(cfg, path, sidecar, sha, side_sha)
+        return journal.remove_duplicate(cfg, catalog, path, sidecar, sha, name)
+    journal.crash_point("after-commit")
+    journal.clear_inbox(cfg, path, sidecar, sha, side_sha)
     catalog.drop_intent(intent)
     return Accepted(name=name, lesson_id=lesson.lesson_id, version=lesson.version, title=lesson.title,
                     category=lesson.category, dialect=lesson.dialect, duration_s=lesson.duration_s,
@@ -453,135 +336,12 @@ def _probe_dict(f: Findings) -> dict:
 
 
 def _with_reasons(f: Findings, extra: tuple[quality.Reason, ...]) -> Findings:
-    from dataclasses import replace
     reasons = f.reasons + extra
     return replace(f, reasons=reasons, warnings=tuple(r.text() for r in reasons),
                    verdict="warn" if reasons else f.verdict)
 
 
-def _clear_detail(cfg: Config, path: Path, sidecar: Path | None, side_sha: str | None) -> dict:
-    return {"path": path.name, "sidecar": sidecar.name if sidecar else None, "sidecar_sha256": side_sha,
-            "inbox": str(cfg.inbox)}
-
-
-def _clear_inbox(cfg: Config, path: Path, sidecar: Path | None, sha: str, side_sha: str | None) -> None:
-    """Remove an ingested file and its sidecar from the inbox, sidecar first (a lone
-    recording left by a crash is recognised as a duplicate; a lone sidecar would wait).
-    Only files that still hold the bytes that were stored are removed; a sidecar another
-    recording of the same stem still needs stays."""
-    if sidecar is not None and sidecar.exists() and side_sha and files.sha256_file(sidecar) == side_sha:
-        others = [p for p in cfg.inbox.iterdir() if p != path and p != sidecar
-                  and sidecar_for(p) == sidecar and not files.is_temporary(p.name)]
-        if not others:
-            sidecar.unlink()
-            files.fsync_dir(sidecar.parent)
-    _crash_point("after-clear-sidecar")
-    if path.exists() and files.sha256_file(path) == sha:
-        path.unlink()
-        files.fsync_dir(path.parent)
-
-
-def _duplicate(cfg: Config, catalog: Catalog, path: Path, sidecar: Path | None, sha: str,
-               name: str) -> Duplicate:
-    row = catalog.source(sha)
-    stored = cfg.library / row["path"]
-    files.store_verified(path, stored, sha)  # repairs a missing or damaged library copy
-    lesson = catalog.lesson_for_source(sha)
-    lesson_id = lesson.lesson_id if lesson else "-"
-    when = (lesson.ingested_at if lesson else row["added_at"])[:10]
-    note = (f"same bytes as {row['original_name']} (already {lesson_id}"
-            f"{f' v{lesson.version}' if lesson else ''}, ingested {when}); removed from the inbox")
-    if sidecar is not None:
-        side_sha = files.sha256_file(sidecar)
-        archive = cfg.library / "sidecars" / f"{sha}-{side_sha[:16]}.json"
-        files.store_verified(sidecar, archive, side_sha)
-        note += f"; its sidecar was kept as library/sidecars/{archive.name} but not applied"
-        sidecar.unlink(missing_ok=True)
-    if path.exists() and files.sha256_file(path) == sha:
-        path.unlink()
-    files.fsync_dir(path.parent)
-    catalog.log("ingest", "info", name, note)
-    return Duplicate(name=name, lesson_id=lesson_id, note=note)
-
-
-def _reject(cfg: Config, catalog: Catalog, path: Path, sidecar: Path | None, exc: InputRejected,
-            sha: str | None, name: str, seen: files.Snapshot | None,
-            side_seen: files.Snapshot | None) -> Rejected | Waiting:
-    if files.snapshot(path) != seen or (sidecar is not None and files.snapshot(sidecar) != side_seen):
-        return Waiting(name, "changed while being checked", "檢查時檔案有變動")
-    cfg.rejected.mkdir(parents=True, exist_ok=True)
-    dest = files.unique_path(cfg.rejected, path.name)
-    side_dest = files.unique_path(cfg.rejected, sidecar.name, reserve="") if sidecar is not None else None
-    note = reason_text(name, exc)
-    detail = {"path": path.name, "dest": dest.name, "sidecar": sidecar.name if sidecar else None,
-              "sidecar_dest": side_dest.name if side_dest else None, "note": note,
-              "size": seen.size if seen else 0, "mtime_ns": seen.mtime_ns if seen else 0}
-    with catalog.transaction():
-        catalog.add_rejection(name, f"{exc.message} / {exc.message_zh}", sha)
-        catalog.log("ingest", "error", name, f"rejected: {exc.message}")
-        intent = catalog.add_intent("reject", name, sha, detail)
-    _crash_point("after-reject-record")
-    try:
-        _do_reject(cfg, detail)
-    except OSError as exc:  # the journal keeps the move; the next pass finishes it
-        catalog.log("ingest", "error", name, f"could not move it to rejected/ yet: {exc}")
-    else:
-        catalog.drop_intent(intent)
-    return Rejected(name=name, reason=exc.message, reason_zh=exc.message_zh, fix=exc.fix, fix_zh=exc.fix_zh,
-                    note_name=files.display_name(dest.name) + ".reason.txt")
-
-
-def _do_reject(cfg: Config, detail: dict) -> None:
-    """Carry out a recorded rejection; safe to repeat after a crash at any step."""
-    dest = cfg.rejected / detail["dest"]
-    note = dest.with_name(dest.name + ".reason.txt")
-    if not note.exists():
-        files.write_text_durably(note, detail["note"])
-    _crash_point("after-reason-note")
-    src = cfg.inbox / detail["path"]
-    snap = files.snapshot(src)
-    if snap is not None and not dest.exists() and (snap.size, snap.mtime_ns) == (detail["size"], detail["mtime_ns"]):
-        files.move_to(src, dest)
-    _crash_point("after-reject-move")
-    if detail.get("sidecar"):
-        side, side_dest = cfg.inbox / detail["sidecar"], cfg.rejected / detail["sidecar_dest"]
-        if side.exists() and not side_dest.exists():
-            files.move_to(side, side_dest)
-
-
-def _replay(cfg: Config, catalog: Catalog) -> list[object]:
-    """Finish the file work of a run that died after its decision was recorded."""
-    done: list[object] = []
-    for row in catalog.intents():
-        detail = json.loads(row["detail"])
-        try:
-            if row["action"] == "reject":
-                _do_reject(cfg, detail)
-            elif row["action"] == "clear":
-                path = cfg.inbox / detail["path"]
-                side = cfg.inbox / detail["sidecar"] if detail.get("sidecar") else None
-                _clear_inbox(cfg, path, side, row["sha256"], detail.get("sidecar_sha256"))
-        except OSError as exc:  # kept in the journal for the next pass
-            catalog.log("ingest", "error", row["name"], f"could not finish interrupted file work yet: {exc}")
-            continue
-        if row["action"] == "reject":
-            catalog.log("ingest", "info", row["name"], "finished a rejection interrupted earlier")
-        elif row["action"] == "clear":
-            lesson = catalog.lesson_for_source(row["sha256"])
-            if lesson is not None:
-                done.append(Accepted(name=row["name"], lesson_id=lesson.lesson_id, version=lesson.version,
-                                     title=lesson.title, category=lesson.category, dialect=lesson.dialect,
-                                     duration_s=lesson.duration_s, resumed=True))
-            catalog.log("ingest", "info", row["name"], "finished clearing the inbox after an interrupted run")
-        catalog.drop_intent(row["id"])
-    return done
-
-
-def reason_text(name: str, exc: InputRejected) -> str:
-    """The ``<name>.reason.txt`` an editor reads: Chinese first, then English."""
-    return (f"檔案：{name}\n問題：{exc.message_zh}\n處理方法：{exc.fix_zh}\n\n"
-            f"File: {name}\nProblem: {exc.message}\nWhat to do: {exc.fix}\n")
-
+sidecar_for = files.sidecar_for
 
 __all__ = ["ingest_pass", "ingest_file", "inbox_candidates", "sidecar_for", "IngestReport", "Accepted",
            "Rejected", "Duplicate", "Waiting", "Retry", "reason_text", "ingest_lock"]

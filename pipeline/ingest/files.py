@@ -24,7 +24,8 @@ from ..fsutil import fsync_dir, sha256_file, write_atomic
 
 __all__ = ["fsync_dir", "sha256_file", "is_temporary", "is_ignored", "Snapshot", "snapshot", "Settler",
            "settled", "open_for_writing", "store_verified", "unique_path", "move_to",
-           "write_text_durably", "display_name", "library_extension", "remove_stale_temps", "sniff"]
+           "write_text_durably", "display_name", "library_extension", "remove_stale_temps", "sniff",
+           "audio_stem", "sidecar_for"]
 
 #: endings of names that are still being written: browsers (.part, .crdownload, .download,
 #: .opdownload), SFTP/SCP clients (.filepart), download managers (.xltd Thunder/迅雷,
@@ -339,4 +340,22 @@ def sniff(path: Path) -> tuple[str, str] | None:
                 if all(c.isprintable() or c in "\r\n\t" for c in text):
                     return "a text file", "文字檔"
                 break
+    return None
+
+
+def audio_stem(name: str) -> str:
+    """A file name without its extension (``末尾空格 .mp3 `` gives ``末尾空格 ``)."""
+    stem, dot, _ = name.strip().rpartition(".")
+    return stem if dot and stem else name
+
+
+def sidecar_for(path: Path) -> Path | None:
+    """The sidecar of an inbox file: ``<stem>.json`` (or ``<name>.json``), if present."""
+    for candidate in (path.with_name(audio_stem(path.name) + SIDECAR_SUFFIX),
+                      path.with_name(path.name + SIDECAR_SUFFIX)):
+        try:
+            if candidate != path and candidate.is_file():
+                return candidate
+        except OSError:  # e.g. the name would be too long for the file system (BR-24)
+            continue
     return None

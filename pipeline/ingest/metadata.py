@@ -75,7 +75,7 @@ def from_sidecar(data: object, name: str) -> LessonMeta:
     if not isinstance(audiences, list) or any(group_code(str(a)) is None for a in audiences):
         raise _sidecar_error(name, f"audiences must be a list of {', '.join(GROUPS)}",
                              f"audiences 必須是以下值的清單：{', '.join(GROUPS)}",
-                             f"e.g. \"audiences\": [\"fisher\", \"elderly\"]",
+                             "e.g. \"audiences\": [\"fisher\", \"elderly\"]",
                              "例如 \"audiences\": [\"fisher\", \"elderly\"]")
     episode = data.get("episode")
     if episode is not None and (not isinstance(episode, int) or isinstance(episode, bool) or episode < 1):
