@@ -115,6 +115,24 @@ def test_kill_9_at_random_moments_then_a_clean_run_loses_nothing(tmp_path, after
     assert_nothing_lost(tmp_path / "station", dropped, rejected)
 
 
+def test_ctrl_c_during_ingest_finishes_the_current_file_and_rejects_nothing_good(tmp_path):
+    """The terminal sends SIGINT to the whole process group: ffmpeg must not die with it
+    (a decode cut short would look like a broken file)."""
+    cfg = station(tmp_path / "station")
+    dropped, rejected = drop_batch(tmp_path / "station" / "inbox", tmp_path)
+    proc = dangke(cfg, "ingest", start_new_session=True)
+    originals = tmp_path / "station" / "library" / "originals"
+    assert wait_for(lambda: originals.is_dir() and any(originals.rglob("*")), 120, step_s=0.02)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=300)
+    assert "stopping ingest after the current file" in err and "(stopped early)" in out
+    assert not (set(p.name for p in (tmp_path / "station" / "rejected").iterdir()) - {
+        "a_notes.mp3", "a_notes.mp3.reason.txt", "a_notes.json"})
+    again = dangke(cfg, "ingest")
+    again.communicate(timeout=300)
+    assert_nothing_lost(tmp_path / "station", dropped, rejected)
+
+
 def test_two_ingests_of_the_same_inbox_at_once(tmp_path):
     cfg = station(tmp_path / "station")
     dropped, rejected = drop_batch(tmp_path / "station" / "inbox", tmp_path)
