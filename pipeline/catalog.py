@@ -62,6 +62,9 @@ CREATE TABLE IF NOT EXISTS publish_files (
   bytes INTEGER NOT NULL, PRIMARY KEY (store, generation, key));
 CREATE TABLE IF NOT EXISTS publish_runs (
   store TEXT PRIMARY KEY, generation INTEGER NOT NULL, started_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ingest_intents (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, action TEXT NOT NULL, name TEXT NOT NULL,
+  sha256 TEXT, detail TEXT NOT NULL, at TEXT NOT NULL);
 """
 
 
@@ -318,6 +321,35 @@ class Catalog:
         row = self.db.execute("SELECT lesson_ids FROM plans WHERE quarter=? AND device_id=?",
                               (quarter, device_id)).fetchone()
         return json.loads(row[0]) if row else None
+
+    # -- ingest journal (issue 3) -------------------------------------------------------------
+    def add_intent(self, action: str, name: str, sha256: str | None, detail: dict) -> int:
+        """Record file work that must be finished even after a crash (``action``:
+        ``clear`` the inbox after an accept, ``reject`` to move a file to ``rejected/``).
+        Call inside the transaction that records the decision; returns the intent id."""
+        cur = self.db.execute("INSERT INTO ingest_intents (action, name, sha256, detail, at) VALUES (?,?,?,?,?)",
+                              (action, name, sha256, json.dumps(detail), now_iso()))
+        return int(cur.lastrowid)
+
+    def intents(self) -> list[sqlite3.Row]:
+        """Unfinished file work, oldest first."""
+        return self.db.execute("SELECT * FROM ingest_intents ORDER BY id").fetchall()
+
+    def drop_intent(self, intent_id: int) -> None:
+        """Mark file work as finished."""
+        self.db.execute("DELETE FROM ingest_intents WHERE id=?", (intent_id,))
+
+    def lesson_versions(self, lesson_id: str) -> list[sqlite3.Row]:
+        """Every version of a lesson, oldest first (history is kept when one supersedes another)."""
+        return self.db.execute("SELECT * FROM lessons WHERE lesson_id=? ORDER BY version", (lesson_id,)).fetchall()
+
+    def recent_ingests(self, limit: int = 20) -> list[sqlite3.Row]:
+        """The lessons most recently ingested, newest first, with their source's findings
+        (``analysis`` JSON) and size."""
+        return self.db.execute(
+            "SELECT l.*, s.analysis AS analysis, s.bytes AS bytes FROM lessons l"
+            " JOIN sources s ON s.sha256 = l.source_sha256 ORDER BY l.ingested_at DESC, l.rowid DESC LIMIT ?",
+            (limit,)).fetchall()
 
 
 def _iso(d: dt.date | None) -> str | None:

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import signal
 import sys
+import threading
 import traceback
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -105,28 +108,60 @@ def init(obj: Context, directory: Path) -> None:
     say(f"  then run: dangke --config {directory / 'dangke.toml'} run")
 
 
-def _print_ingest(obj: Context, report) -> None:
+def _print_ingest(obj: Context, report, summary: bool = True) -> None:
     for a in report.accepted:
-        say(f"accepted  {a.name} -> {a.lesson_id} v{a.version} [{a.category}, {a.dialect}, "
-            f"{a.duration_s:.1f} s] {a.title}")
+        version = f"v{a.version}" + (f" (supersedes v{a.supersedes})" if a.supersedes else "")
+        done = " (finished after an interrupted run)" if a.resumed else ""
+        say(f"accepted  {a.name} -> {a.lesson_id} {version} [{a.category}, {a.dialect}, "
+            f"{a.duration_s:.1f} s] {a.title}{done}")
         for w in a.warnings:
             say(f"  warning: {w}")
     for d in report.duplicates:
         say(f"duplicate {d.name}: {d.note}")
     for r in report.rejected:
-        problem(f"rejected  {r.name}: {r.reason} / {r.reason_zh} (see rejected/{r.name}.reason.txt)")
+        problem(f"rejected  {r.name}: {r.reason} / {r.reason_zh}")
+        problem(f"  what to do: {r.fix} / {r.fix_zh} (see rejected/{r.note_name})")
+    for r in report.retry:
+        problem(f"not done  {r.name}: {r.problem}")
     for w in report.waiting:
-        say(f"waiting   {w} (still being written, or a sidecar without its audio)")
-    say(f"ingest: {len(report.accepted)} accepted, {len(report.duplicates)} duplicate(s), "
-        f"{len(report.rejected)} rejected, {len(report.waiting)} waiting")
+        say(f"waiting   {w.name}: {w.why}" + (f" / {w.why_zh}" if w.why_zh else ""))
+    if summary:
+        warned = sum(1 for a in report.accepted if a.warnings)
+        say(f"ingest: {len(report.accepted)} accepted ({warned} with warnings), "
+            f"{len(report.duplicates)} duplicate(s), {len(report.rejected)} rejected, "
+            f"{len(report.waiting)} waiting" + (f", {len(report.retry)} to retry" if report.retry else "")
+            + (" (stopped early)" if report.stopped else ""))
     if report.failed:
         obj.fail()
 
 
+@contextmanager
+def _graceful_stop(what: str):
+    """First Ctrl-C (or SIGTERM) sets the yielded event: the current file finishes, then the
+    command stops. A second Ctrl-C stops at once (nothing is lost: ingest is crash-safe)."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def handler(signum, _frame):
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.set()
+        problem(f"stopping {what} after the current file (Ctrl-C again to stop at once)")
+
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+
+
 def do_ingest(obj: Context) -> None:
     from .ingest import ingest_pass
-    with obj.catalog() as cat:
-        _print_ingest(obj, ingest_pass(obj.cfg, cat))
+    with obj.catalog() as cat, _graceful_stop("ingest") as stop:
+        _print_ingest(obj, ingest_pass(obj.cfg, cat, should_stop=stop.is_set))
 
 
 def do_encode(obj: Context) -> None:
@@ -236,18 +271,26 @@ def ingest(obj: Context) -> None:
 
 
 @cli.command()
-@click.option("--poll", "poll_s", type=float, default=5.0, show_default=True,
-              help="Also scan the inbox this often (seconds), for shares without file events.")
+@click.option("--poll", "poll_s", type=float, default=None,
+              help="Also scan the inbox this often (seconds; default [ingest] poll_s), for shares "
+                   "without file events.")
+@click.option("--no-events", is_flag=True, help="Do not use file events; only scan every --poll seconds.")
 @click.pass_obj
-def watch(obj: Context, poll_s: float) -> None:
+def watch(obj: Context, poll_s: float | None, no_events: bool) -> None:
     """Ingest continuously as files arrive (Ctrl-C stops)."""
     from .watch import watch_inbox
-    say(f"watching {obj.cfg.inbox} (Ctrl-C to stop)")
-    with obj.catalog() as cat:
+    poll = obj.cfg.ingest.poll_s if poll_s is None else poll_s
+    if poll <= 0:
+        raise UsageError("--poll must be a positive number of seconds")
+    say(f"watching {obj.cfg.inbox} (scan every {poll:g} s; Ctrl-C to stop)")
+    with obj.catalog() as cat, _graceful_stop("watching") as stop:
         try:
-            watch_inbox(obj.cfg, cat, poll_s, on_report=lambda r: _print_ingest(obj, r))
+            watch_inbox(obj.cfg, cat, poll, on_report=lambda r: _print_ingest(obj, r, summary=False),
+                        stop=stop, on_note=lambda n: say(f"note: {n}"), use_events=not no_events)
         except KeyboardInterrupt:
-            say("stopped")
+            say("stopped at once; the next run finishes any interrupted file")
+            return
+    say("stopped")
 
 
 @cli.command()

@@ -81,7 +81,40 @@ class IngestSection:
     #: a file is taken once its size and mtime were stable this long (seconds)
     settle_s: float = 2.0
     #: integrated loudness below this (LUFS) is "near silent" and rejected
-    silent_below_lufs: float = -55.0
+    silent_below_lufs: float = -50.0
+    #: a file that looks cut off (shorter than its header, no end marker) waits this long
+    #: after its last change before it is rejected as truncated (seconds)
+    incomplete_wait_s: float = 600.0
+    #: `dangke watch` scans the inbox at least this often, for shares without file events (s)
+    poll_s: float = 5.0
+    #: recordings sampled below this rate (Hz) are rejected
+    min_sample_rate_hz: int = 8000
+    #: a decoded duration this much (seconds, or 0.5 % if more) short of the header's is truncation
+    truncation_tolerance_s: float = 0.5
+    #: below this loudness (LUFS) the recording is accepted with a "very quiet" warning
+    quiet_below_lufs: float = -35.0
+    #: frame levels spreading less than this (dB, 95th minus 10th percentile) are steady
+    #: noise (room tone, hum, hiss) without speech: rejected
+    min_level_spread_db: float = 5.0
+    #: frames below this level (dBFS) are silence; spans shorter than silence_min_s are pauses
+    silence_threshold_dbfs: float = -50.0
+    silence_min_s: float = 0.5
+    #: leading or trailing silence longer than this (seconds) gets a warning
+    long_silence_s: float = 10.0
+    #: more than this share of silence (0..1) gets a warning
+    mostly_silence_share: float = 0.5
+    #: more than this share of samples at full scale (0..1) gets a "clipped" warning
+    clipped_warn_share: float = 0.001
+    #: a DC offset beyond this (fraction of full scale) gets a warning
+    dc_offset_warn: float = 0.02
+    #: a channel this many dB below the other is dead: the live channel is used alone
+    dead_channel_db: float = 25.0
+    #: channel correlation below this (-1..1) means opposite phase: invert one, then mix
+    opposite_phase_below: float = -0.2
+    #: effective bandwidth below this (Hz) is telephone-band: a warning
+    narrowband_below_hz: float = 5000.0
+    #: the level drop (dB) below the speech band that ends the effective bandwidth
+    bandwidth_drop_db: float = 50.0
 
 
 @dataclass(frozen=True)

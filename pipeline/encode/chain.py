@@ -24,7 +24,8 @@ def prepare(channel_mode: str, channels_out: int = 1) -> tuple[Filter, ...]:
 
     ``channel_mode`` comes from ingest: ``mono``, ``mix``, ``left``, ``right`` or
     ``invert-right`` (channels in opposite phase: the right is inverted before the mix,
-    never summed as is).
+    never summed as is), or ``downmix`` (more than two channels: no pan here, so the
+    encoder's ``ac`` option applies ffmpeg's standard downmix matrix, centre included).
     """
     pans = {
         "left": "mono|c0=c0",

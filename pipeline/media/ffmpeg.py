@@ -12,14 +12,18 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 import ffmpeg as ffmpeg_python
+import numpy as np
 
-from ..errors import ToolError
-from .parse import Loudness, Stats, parse_astats, parse_r128_metadata, parse_silencedetect
+from ..errors import ToolError, ToolInterrupted
+from .decodelog import DecodeLog, parse_decode_log, parse_ebur128_summary
+from .parse import Loudness, parse_astats, parse_r128_metadata
+from .signal import SignalMeter, SignalStats
 
 FFMPEG = "ffmpeg"
 FFPROBE = "ffprobe"
@@ -63,18 +67,20 @@ class Probe:
 
 @dataclass(frozen=True)
 class Analysis:
-    """Loudness, statistics and silences of a whole decoded file.
+    """Loudness and signal statistics of a whole decoded file (see :func:`analyze`).
 
     ``duration_s`` is measured by decoding (samples / sample rate), never from headers.
-    ``silences`` are spans (start_s, end_s) below the silence threshold.
+    ``loudness`` is ITU-R BS.1770-4 (ffmpeg ``ebur128``); ``signal`` the per-channel,
+    per-frame and spectral figures of :mod:`pipeline.media.signal`; ``log`` what the
+    demuxer and decoder complained about on the way.
     """
 
     duration_s: float
     sample_rate: int
     channels: int
     loudness: Loudness
-    stats: Stats
-    silences: tuple[tuple[float, float], ...]
+    signal: SignalStats
+    log: DecodeLog
 
 
 def available() -> bool:
@@ -115,12 +121,16 @@ def probe(path: Path, timeout_s: float = 30.0) -> Probe:
             str(path)]
     try:
         proc = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True,
-                              timeout=timeout_s, check=False)
+                              timeout=timeout_s, check=False, start_new_session=True)
     except subprocess.TimeoutExpired as exc:
         raise ToolError(f"ffprobe did not finish within {timeout_s:.0f} s", path=path) from exc
+    if proc.returncode < 0:
+        raise ToolInterrupted(f"ffprobe was stopped by signal {-proc.returncode}", path=path,
+                              fix="run the ingest again")
     if proc.returncode != 0:
-        msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise ToolError(f"ffprobe cannot read it: {msg[-1] if msg else 'unknown error'}",
+        lines = [re.sub(r"^\[[^\]]*\] ", "", line.replace(str(path) + ": ", "").strip())
+                 for line in proc.stderr.decode("utf-8", "replace").strip().splitlines()]
+        raise ToolError(f"ffprobe cannot read it: {'; '.join(dict.fromkeys(lines)) or 'unknown error'}",
                         path=path, fix="not a decodable audio file")
     data = json.loads(proc.stdout.decode("utf-8", "replace") or "{}")
     audio = [s for s in data.get("streams", []) if s.get("codec_type") == "audio"]
@@ -153,39 +163,98 @@ def _quiet(node: Any) -> list[str]:
     return list(args)
 
 
-def analyze(path: Path, prepare: Sequence[Filter] = (), duration_hint: float | None = None,
-            silence_db: float = -50.0, silence_min_s: float = 0.5) -> Analysis:
-    """Decode ``path`` once and measure it: BS.1770-4 loudness, LRA and true peak
-    (ffmpeg ``ebur128``), per-channel ``astats`` and ``silencedetect`` spans.
+def analyze(path: Path, sample_rate: int, channels: int, duration_hint: float | None = None,
+            timeout_s: float | None = None) -> Analysis:
+    """Decode the first audio stream of ``path`` once and measure it: BS.1770-4
+    integrated loudness, loudness range and true peak (``ebur128``) in ffmpeg, and the
+    decoded samples, streamed as 32-bit float PCM at ``sample_rate`` Hz with ``channels``
+    channels (the stream's own, from :func:`probe`), through a
+    :class:`~pipeline.media.signal.SignalMeter` in blocks of 8192 samples (memory stays
+    small for any length: about 35 MB for two hours of 48 kHz stereo).
 
-    ``prepare`` filters run first (e.g. the downmix a rendition will get), so the figures
-    describe the signal as the encoder will see it.
+    ffmpeg runs in its own session, so a Ctrl-C meant for dangke does not cut the
+    decode short (a shortened decode would look like a truncated file); the run may take
+    ``timeout_s`` (default ``60 s + 2 x duration_hint``).
 
     Raises:
-        ToolError: ffmpeg failed or timed out, or decoded no audio.
+        ToolInterrupted: ffmpeg was killed by a signal (not a fault of the file).
+        ToolError: ffmpeg failed, timed out, or decoded no audio.
     """
-    with tempfile.TemporaryDirectory(prefix="dangke-meter-") as tmp:
-        meta = Path(tmp) / "r128.txt"
-        src = _chain(ffmpeg_python.input(str(path)).audio, prepare)
-        branches = src.filter_multi_output("asplit", 3)
-        loud = (branches[0].filter("ebur128", peak="true", metadata=1)
-                .filter("ametadata", mode="print", file=str(meta)))
-        stats = branches[1].filter("astats", measure_perchannel="all", measure_overall="all")
-        quiet = branches[2].filter("silencedetect", noise=f"{silence_db}dB", d=silence_min_s)
-        outs = ffmpeg_python.merge_outputs(*(b.output("-", format="null") for b in (loud, stats, quiet)))
-        stderr = _run(_quiet(outs), _timeout(duration_hint), path)
+    if sample_rate <= 0 or channels <= 0:
+        raise ToolError("no audio stream with a known sample rate and channel count", path=path,
+                        fix="not a decodable audio file")
+    timeout_s = timeout_s or _timeout(duration_hint)
+    meter = SignalMeter(sample_rate, channels)
+    block = 8192 * channels * 4  # bytes per read: small blocks stay in the CPU cache
+    with tempfile.TemporaryDirectory(prefix="dangke-decode-") as tmp, open(Path(tmp) / "log", "w+b") as log:
+        source = _plain_name(path, Path(tmp))
+        split = ffmpeg_python.input(str(source))["a:0"].filter_multi_output("asplit", 2)
+        loud = split[0].filter("ebur128", peak="true", framelog="verbose").output("-", format="null")
+        pcm = split[1].output("pipe:1", format="f32le", acodec="pcm_f32le", ac=channels, ar=sample_rate)
+        args = (ffmpeg_python.merge_outputs(loud, pcm)
+                .global_args("-nostdin", "-hide_banner", "-nostats", "-loglevel", "level+info")
+                .compile(cmd=FFMPEG))
         try:
-            parsed = parse_astats(stderr)
-            loudness = parse_r128_metadata(meta.read_text(encoding="utf-8", errors="replace")
-                                           if meta.exists() else "")
-        except ValueError as exc:
-            raise ToolError(f"no audio could be decoded ({exc})", path=path,
-                            fix="not a decodable audio file") from exc
-    rate = _output_rate(stderr)
-    duration = parsed.samples / rate if rate else 0.0
-    return Analysis(duration_s=duration, sample_rate=rate, channels=len(parsed.channels),
-                    loudness=loudness, stats=parsed,
-                    silences=parse_silencedetect(stderr, duration))
+            proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
+                                    start_new_session=True)
+        except FileNotFoundError as exc:
+            raise ToolError(f"{FFMPEG} is not installed", path=path,
+                            fix="install ffmpeg (apt-get install ffmpeg)") from exc
+        timed_out = threading.Event()
+
+        def expire() -> None:
+            timed_out.set()
+            proc.kill()
+
+        timer = threading.Timer(timeout_s, expire)
+        timer.start()
+        try:
+            assert proc.stdout is not None
+            while data := proc.stdout.read(block):
+                whole = len(data) // (4 * channels) * 4 * channels
+                meter.add(np.frombuffer(data[:whole], dtype="<f4").reshape(-1, channels))
+            returncode = proc.wait()
+        finally:
+            timer.cancel()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+        log.seek(0)
+        text = log.read().decode("utf-8", "replace")
+    if timed_out.is_set():
+        raise ToolError(f"{FFMPEG} did not finish within {timeout_s:.0f} s", path=path,
+                        fix="check the file; very long or damaged files can stall the decoder")
+    if returncode < 0:
+        raise ToolInterrupted(f"{FFMPEG} was stopped by signal {-returncode}", path=path,
+                              fix="run the ingest again")
+    decode_log = parse_decode_log(text)
+    if returncode != 0:
+        detail = decode_log.incomplete + decode_log.errors
+        tail = " | ".join(detail[-3:]) or f"exit status {returncode}"
+        raise ToolError(f"{FFMPEG} failed: {tail}", path=path, fix="the file may be damaged or not audio")
+    signal = meter.result()
+    if signal.samples == 0:
+        raise ToolError("no audio could be decoded", path=path, fix="not a decodable audio file")
+    try:
+        loudness = parse_ebur128_summary(text)
+    except ValueError as exc:
+        raise ToolError(f"no audio could be decoded ({exc})", path=path,
+                        fix="not a decodable audio file") from exc
+    return Analysis(duration_s=signal.duration_s, sample_rate=sample_rate, channels=channels,
+                    loudness=loudness, signal=signal, log=decode_log)
+
+
+def _plain_name(path: Path, tmp: Path) -> Path:
+    """``path``, or a symbolic link to it in ``tmp`` when its name is not valid UTF-8
+    (GBK bytes from a Chinese zip or share), which ffmpeg-python cannot handle."""
+    try:
+        str(path).encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        link = tmp / ("input" + "".join(c for c in path.suffix if c.isascii()))
+        link.symlink_to(Path(path).resolve())
+        return link
 
 
 def _output_rate(stderr: str) -> int:
