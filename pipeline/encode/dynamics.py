@@ -44,9 +44,9 @@ class Shape:
     compress_threshold_lu: float = 0.0
     compress_window_ms: int = 50
     compress_attack_db_ms: float = 0.5
-    compress_release_db_ms: float = 0.02
+    compress_release_db_ms: float = 0.05
     limit_attack_db_ms: float = 1.5
-    limit_release_db_ms: float = 0.05
+    limit_release_db_ms: float = 0.2
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,8 @@ class Plan:
 
     ``curve_db`` is the gain per frame (None: the constant ``gain_db``); ``predicted_lufs``
     and ``predicted_peak_dbtp`` describe the signal after the gain (before the encoder);
-    ``limited_db`` is the deepest limiter reduction; ``capped`` is True when the maximum
-    gain stopped the rendition short of its target.
+    ``limited_db`` is the deepest limiter reduction; ``capped`` is True when the source is
+    too quiet to reach the target within the maximum gain.
     """
 
     gain_db: float
@@ -160,7 +160,7 @@ def plan(frames: Frames, target_lufs: float, ceiling_dbtp: float, max_gain_db: f
         prev = (g, level)
         g = min(max_gain_db, g + max(-20.0, min(20.0, err / slope)))
         level, curve, depth = loud(g)
-    capped = g >= max_gain_db - 1e-9 and level < target_lufs - 0.01
+    capped = target_lufs - source > max_gain_db and level < target_lufs - 0.01
     full = np.empty(len(frames))
     full[start:end] = curve
     full[:start] = curve[0] if curve.size else g

@@ -30,7 +30,7 @@ from ..media.ffmpeg import Filter, Output
 from ..models import DeviceProfile, Rendition
 from . import chain, dynamics
 
-MAX_ATTEMPTS = 3
+MAX_ATTEMPTS = 4
 PEAK_SLACK_DB = 0.02
 """True peak accepted up to this much below the ceiling (meter rounding)."""
 
@@ -103,16 +103,29 @@ def _pre(job: SourceJob, profile: DeviceProfile, rate: int) -> tuple[Filter, ...
 def measure_source(job: SourceJob, rate: int) -> dict[tuple[Filter, ...], meter.Frames]:
     """Decode the source once; frames of the prepared signal for each distinct treatment."""
     pres = list(dict.fromkeys(_pre(job, t.profile, rate) for t in job.targets))
-    meters = [meter.Meter(rate, 1, exact_within_db=20.0) for _ in pres]
+    meters = [meter.Meter(rate, 1) for _ in pres]
     ffmpeg.stream_pcm(job.path, [job.prepare + p for p in pres], rate, 1, [m.feed for m in meters],
                       duration_hint=job.duration_s)
     return {p: m.frames() for p, m in zip(pres, meters)}
 
 
 def _plan(w: _Work, settings: Settings) -> None:
-    p = w.target.profile
+    """Plan with the profile's dynamics; when that would mean limiting peaks by more than
+    :data:`chain.DEEP_LIMITING_DB`, level syllables first (:data:`chain.LEVELLER`)."""
+    shape = chain.shape(w.target.profile)
     w.plan = dynamics.plan(w.frames, w.target_lufs, w.ceiling_dbtp, settings.max_gain_db,
-                           chain.shape(p), start=w.trim[0], end=w.trim[1])
+                           shape, start=w.trim[0], end=w.trim[1])
+    if w.plan.limited_db > chain.DEEP_LIMITING_DB and shape.compress_ratio <= 1.0:
+        shape = chain.LEVELLER
+        levelled = dynamics.plan(w.frames, w.target_lufs, w.ceiling_dbtp, settings.max_gain_db,
+                                 shape, start=w.trim[0], end=w.trim[1])
+        if levelled.limited_db < w.plan.limited_db:
+            w.plan = levelled
+    if not w.plan.capped and w.plan.predicted_lufs < w.target_lufs - 0.1:
+        # the limiter's release tails keep the programme under target: a faster release
+        w.plan = dynamics.plan(w.frames, w.target_lufs, w.ceiling_dbtp, settings.max_gain_db,
+                               replace(shape, limit_release_db_ms=chain.FAST_RELEASE_DB_MS),
+                               start=w.trim[0], end=w.trim[1])
 
 
 def _output(w: _Work, job: SourceJob, rate: int) -> Output:
@@ -131,13 +144,18 @@ def _output(w: _Work, job: SourceJob, rate: int) -> Output:
                   pre=_pre(job, p, rate), envelope=lambda: plan.envelope(frames), envelope_rate=rate)
 
 
-def verify(path: Path, profile: DeviceProfile, duration_hint: float | None = None) -> meter.Loudness:
+def verify(path: Path, profile: DeviceProfile, duration_hint: float | None = None,
+           expected_peak_dbtp: float | None = None) -> meter.Loudness:
     """Decode a rendition and measure it (BS.1770-4 loudness, exact true peak).
+
+    ``expected_peak_dbtp`` (the planned peak) lets the meter skip interpolating samples
+    far below it; the true peak stays exact unless it falls more than 5.5 dB below.
 
     Raises:
         ToolError: the file cannot be decoded.
     """
-    m = meter.Meter(profile.sample_rate, profile.channels, exact_within_db=0.0)
+    floor = min(profile.true_peak_dbtp, expected_peak_dbtp) - 2.0 if expected_peak_dbtp is not None else None
+    m = meter.Meter(profile.sample_rate, profile.channels, exact_within_db=0.0, floor_dbtp=floor)
     ffmpeg.stream_pcm(path, [()], profile.sample_rate, profile.channels, [m.feed], duration_hint=duration_hint)
     return meter.measure(m.frames())
 
@@ -155,14 +173,14 @@ def _accepts(w: _Work, got: meter.Loudness, settings: Settings) -> bool:
 
 def _correct(w: _Work, got: meter.Loudness) -> None:
     """Plan again with what the decoded output showed: the level error moves the target
-    of the rendered PCM, a true-peak overshoot lowers the ceiling by as much (+0.2 dB)."""
+    of the rendered PCM, a true-peak overshoot lowers the ceiling by as much (+0.5 dB)."""
     p, plan = w.target.profile, w.plan
     assert plan is not None
     if math.isfinite(got.integrated_lufs) and math.isfinite(plan.predicted_lufs):
         w.target_lufs += p.loudness_lufs - got.integrated_lufs
     over = got.true_peak_dbtp - (p.true_peak_dbtp - PEAK_SLACK_DB)
     if over > 0:
-        w.ceiling_dbtp -= over + 0.2
+        w.ceiling_dbtp -= over + 0.5
 
 
 def render_job(job: SourceJob, settings: Settings | float = Settings(), tolerance_lu: float | None = None) -> JobResult:
@@ -207,7 +225,7 @@ def render_job(job: SourceJob, settings: Settings | float = Settings(), toleranc
         for w in pending:
             w.attempts += 1
             try:
-                got = verify(w.tmp, w.target.profile, job.duration_s)
+                got = verify(w.tmp, w.target.profile, job.duration_s, w.plan.predicted_peak_dbtp)
             except ToolError as exc:
                 _discard(w.tmp)
                 errors.append((w.target.profile.name, f"output unreadable: {exc}"))

@@ -17,10 +17,11 @@ the method of libebur128; at 48 kHz it reproduces the coefficients of BS.1770 Ta
 
 True peak is exact (81-tap Kaiser interpolation filter, the same as
 ``scipy.signal.resample_poly(x, 4, 1)``) wherever it can matter: a frame is oversampled
-only when its sample peak plus 4 dB (the largest inter-sample overshoot taken possible:
-the Tech 3341 signals reach +3.01 dB) comes within ``exact_within_db`` of the highest
-peak so far; elsewhere the frame's peak is that bound, an over-estimate. The overall
-true peak is exact with ``exact_within_db`` >= 0.
+only when its sample peak (and its neighbours') plus 3.5 dB comes within
+``exact_within_db`` of the highest peak so far; elsewhere the frame's peak is that bound,
+an over-estimate. The overall true peak is exact with ``exact_within_db`` >= 0 (for any
+programme whose inter-sample overshoot stays under 3.5 dB; the Tech 3341 signals reach
+3.01 dB).
 """
 
 from __future__ import annotations
@@ -39,14 +40,19 @@ FRAME_S = 0.001
 BLOCK_FRAMES = 400
 HOP_FRAMES = 100
 SHORT_TERM_FRAMES = 3000
-_OVERSHOOT = 10 ** (4.0 / 20)
-"""Taken bound of a frame's inter-sample peak over the sample peaks around it (+4 dB;
-the Tech 3341 true-peak signals reach +3.01 dB, real programme far less)."""
+_OVERSHOOT = 10 ** (3.5 / 20)
+"""Taken bound of a frame's true peak over the sample peaks of it and its neighbours:
++3.5 dB (the Tech 3341 true-peak signals, sines at fs/4 with the worst phase, reach
++3.01 dB; programme material reaches that only with strong content near Nyquist)."""
 _OVERSAMPLE = 4
 _TP_FILTER = signal.firwin(81, 1.0 / _OVERSAMPLE, window=("kaiser", 5.0)) * _OVERSAMPLE
 _TP_HALF = 40  # filter delay at the oversampled rate
 _CONTEXT = 12  # input samples of context each side of an oversampled span
-_TP_FILTER_32 = _TP_FILTER.astype(np.float32)
+_PHASE_MATRIX = np.stack([_TP_FILTER[p::_OVERSAMPLE][:20][::-1] for p in range(1, _OVERSAMPLE)],
+                         axis=1).astype(np.float32)
+"""(20, 3): the signal at j + p/4 is x[j-9 .. j+10] @ column p-1 (81-tap filter phases)."""
+_WINDOW = np.arange(-9, 11)
+_PHASE_FILTERS = tuple(np.ascontiguousarray(_PHASE_MATRIX[::-1, c]) for c in range(_PHASE_MATRIX.shape[1]))
 
 
 def k_weighting_sos(rate: int) -> np.ndarray:
@@ -117,27 +123,33 @@ class Meter:
     """Feed float samples of shape (n, channels) with :meth:`feed`, then :meth:`frames`.
 
     ``weights`` are the BS.1770 channel weights (default 1.0 each: mono, stereo, L/R/C).
+    Frame true peaks are exact everywhere (``exact_within_db`` None, the default), or
+    within ``exact_within_db`` of the highest peak so far, or
+    of ``floor_dbtp`` when given (a verifier that only needs the peaks near a ceiling);
+    a signal whose peaks all stay more than 3.5 dB under ``floor_dbtp`` is then reported
+    with an over-estimated true peak.
     """
 
     def __init__(self, rate: int, channels: int = 1, weights: tuple[float, ...] | None = None,
-                 exact_within_db: float = 20.0) -> None:
+                 exact_within_db: float | None = None, floor_dbtp: float | None = None) -> None:
         if rate <= 0 or channels <= 0:
             raise ValueError(f"bad stream: {rate} Hz, {channels} channel(s)")
         self.rate, self.channels = rate, channels
         self.weights = np.asarray(weights or (1.0,) * channels, dtype=np.float64)
         sos = k_weighting_sos(rate)
-        self._sos = sos
-        self._zi = np.zeros((sos.shape[0], 2, channels))
+        self._sos = sos.astype(np.float32)
+        self._zi = [np.zeros((sos.shape[0], 2), dtype=np.float32) for _ in range(channels)]
         self._pos = 0          # samples fed so far
         self._framed = 0       # frames completed
         self._hist = np.zeros((0, channels), dtype=np.float32)  # context before _sig
         self._sig = np.zeros((0, channels), dtype=np.float32)
-        self._energy_buf = np.zeros((0,), dtype=np.float64)
+        self._energy_buf = np.zeros((0,), dtype=np.float32)
         self._energy: list[np.ndarray] = []
         self._peak: list[np.ndarray] = []
         self._sample_peak: list[np.ndarray] = []
-        self._max_peak = 0.0
-        self._exact_within = 10 ** (-exact_within_db / 20)
+        self._max_peak = 10 ** (floor_dbtp / 20) if floor_dbtp is not None else 0.0
+        self._last_peak = 0.0
+        self._exact_within = 0.0 if exact_within_db is None else 10 ** (-exact_within_db / 20)
         self._done = False
 
     def _edges(self, first: int, last: int) -> np.ndarray:
@@ -156,8 +168,11 @@ class Meter:
             raise ValueError("chunk does not match the meter (channels) or the meter is finished")
         if x.shape[0] == 0:
             return
-        y, self._zi = signal.sosfilt(self._sos, x.astype(np.float64), axis=0, zi=self._zi)
-        e = (y * y) @ self.weights
+        e = np.zeros(x.shape[0], dtype=np.float32)
+        for ch in range(self.channels):
+            y, self._zi[ch] = signal.sosfilt(self._sos, np.ascontiguousarray(x[:, ch]), zi=self._zi[ch])
+            y *= y
+            e += y if self.weights[ch] == 1.0 else np.float32(self.weights[ch]) * y
         self._energy_buf = np.concatenate([self._energy_buf, e])
         self._sig = np.concatenate([self._sig, x])
         self._pos += x.shape[0]
@@ -179,7 +194,7 @@ class Meter:
         n = int(rel[-1])
         sig = self._sig[:n]
         mag = np.abs(sig).max(axis=1) if self.channels > 1 else np.abs(sig[:, 0])
-        energy = np.add.reduceat(self._energy_buf[:n], rel[:-1])
+        energy = np.add.reduceat(self._energy_buf[:n], rel[:-1]).astype(np.float64)
         sample_peak = np.maximum.reduceat(mag, rel[:-1]).astype(np.float64)
         peak = self._true_peaks(sample_peak, rel, start)
         self._energy.append(energy)
@@ -192,46 +207,50 @@ class Meter:
         self._framed = last
 
     def _true_peaks(self, sample_peak: np.ndarray, rel: np.ndarray, start: int) -> np.ndarray:
-        """Per-frame true peaks: exact where they can matter, an upper bound elsewhere."""
-        self._max_peak = max(self._max_peak, float(sample_peak.max(initial=0.0)))
-        neighbours = sample_peak.copy()
-        for shift in (1, 2):
-            neighbours[shift:] = np.maximum(neighbours[shift:], sample_peak[:-shift])
-            neighbours[:-shift] = np.maximum(neighbours[:-shift], sample_peak[shift:])
-        if self._peak:  # the frames just before this batch bound its first samples too
-            neighbours[:2] = np.maximum(neighbours[:2], self._sample_peak[-1][-2:].max())
-        bound = _OVERSHOOT * neighbours
-        peak = bound.copy()
-        mask = bound >= self._max_peak * self._exact_within
-        if not mask.any():
-            return peak
-        if mask.mean() > 0.25:
-            mask[:] = True
-        else:  # join candidates less than 4 frames apart into one run
-            idx = np.flatnonzero(mask)
-            gaps = np.flatnonzero(np.diff(idx) <= 4)
-            for g in gaps:
-                mask[idx[g]:idx[g + 1]] = True
-        cand = np.flatnonzero(mask)
-        breaks = np.flatnonzero(np.diff(cand) > 1)
-        run_starts = np.concatenate([[cand[0]], cand[breaks + 1]])
-        run_ends = np.concatenate([cand[breaks], [cand[-1]]])
-        signals = [np.concatenate([self._hist[:, ch], self._sig[:, ch]]) for ch in range(self.channels)]
+        """Per-frame true peaks: exact where they can matter, an upper bound elsewhere.
+
+        A frame owns the gaps after each of its samples. A gap is interpolated (at 1/4,
+        1/2, 3/4) only when one of its two samples is within 3.5 dB of the threshold;
+        otherwise no inter-sample peak there can reach it, and the frame's peak is taken
+        as 3.5 dB over its gaps' samples."""
         off = self._hist.shape[0]
-        for a, b in zip(run_starts, run_ends):
-            s, e = off + int(rel[a]), off + int(rel[b + 1])
-            exact = sample_peak[a:b + 1].copy()
-            for full in signals:
-                lo, hi = max(0, s - _CONTEXT), min(full.size, e + _CONTEXT)
-                up = np.abs(signal.upfirdn(_TP_FILTER_32, full[lo:hi], up=_OVERSAMPLE))
-                n = hi - lo
-                per_sample = up[_TP_HALF:_TP_HALF + _OVERSAMPLE * n]
-                per_sample = np.pad(per_sample, (0, _OVERSAMPLE * n - per_sample.size))
-                per_sample = per_sample.reshape(n, _OVERSAMPLE).max(axis=1)
-                starts = np.asarray(rel[a:b + 1]) + off - lo
-                exact = np.maximum(exact, np.maximum.reduceat(per_sample[:e - lo], starts))
-            peak[a:b + 1] = exact
-            self._max_peak = max(self._max_peak, float(exact.max()))
+        n = int(rel[-1])
+        after = self._sig.shape[0] - n
+        self._max_peak = max(self._max_peak, float(sample_peak.max(initial=0.0)))
+        threshold = self._max_peak * self._exact_within
+        fulls, pairs = [], []
+        for ch in range(self.channels):
+            full = np.concatenate([np.zeros(_CONTEXT - off, np.float32), self._hist[:, ch], self._sig[:, ch],
+                                   np.zeros(max(0, _CONTEXT + 1 - after), np.float32)])
+            mag = np.abs(full[_CONTEXT:_CONTEXT + n + 1])
+            fulls.append(full)
+            pairs.append(np.maximum(mag[:-1], mag[1:]))
+        pair = pairs[0] if len(pairs) == 1 else np.max(pairs, axis=0)
+        peak = _OVERSHOOT * np.maximum.reduceat(pair, rel[:-1]).astype(np.float64)
+        if not (peak >= threshold).any():
+            return peak
+        exact = sample_peak.copy()
+        touched = np.zeros(sample_peak.size, dtype=bool)
+        for full, pair_ch in zip(fulls, pairs):
+            j = np.flatnonzero(pair_ch * _OVERSHOOT >= threshold)
+            if j.size == 0:
+                continue
+            if j.size > n // 8:   # many: the whole batch by convolution, every gap
+                values = np.zeros(n, dtype=np.float32)
+                for h in _PHASE_FILTERS:
+                    y = signal.oaconvolve(full, h, mode="valid")
+                    np.maximum(values, np.abs(y[_CONTEXT - 9:_CONTEXT - 9 + n]), out=values)
+                np.maximum(exact, np.maximum.reduceat(values, rel[:-1]), out=exact)
+                touched[:] = True
+                continue
+            windows = full[(j + _CONTEXT)[:, None] + _WINDOW[None, :]]
+            values = np.abs(windows @ _PHASE_MATRIX).max(axis=1).astype(np.float64)
+            frame = np.searchsorted(rel, j, side="right") - 1
+            np.maximum.at(exact, frame, values)
+            touched[frame] = True
+        peak[touched] = np.maximum(exact[touched], np.minimum(peak[touched], threshold))
+        if touched.any():
+            self._max_peak = max(self._max_peak, float(exact[touched].max()))
         return peak
 
     def frames(self) -> Frames:
