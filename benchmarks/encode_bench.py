@@ -112,12 +112,16 @@ def _codec_args(p) -> list[str]:
     return ["-c:a", "pcm_s16le"]
 
 
-def run_normalize(src: Path, out: Path, profiles: dict) -> None:
+def run_normalize(src: Path, out: Path, profiles: dict, linear: bool = False) -> None:
+    """ffmpeg-normalize as a user would run it: EBU (two-pass loudnorm), the profile's
+    target and true-peak ceiling, its codec, rate and channels; its other settings at
+    their defaults (LRA target 7, so speech goes through loudnorm's dynamic mode), or
+    with ``linear`` a wide LRA target that keeps loudnorm linear wherever it can."""
     exe = shutil.which("ffmpeg-normalize") or str(Path(sys.executable).parent / "ffmpeg-normalize")
+    extra = ["-lrt", "20", "--keep-lra-above-loudness-range-target"] if linear else []
     for name, p in profiles.items():
         subprocess.run([exe, str(src), "-o", str(out / f"{name}.{p.extension}"), "-f", "-q",
-                        "-nt", "ebu", "-t", str(p.loudness_lufs), "-tp", str(p.true_peak_dbtp),
-                        "-lrt", "20", "--keep-lra-above-loudness-range-target",
+                        "-nt", "ebu", "-t", str(p.loudness_lufs), "-tp", str(p.true_peak_dbtp), *extra,
                         "-ar", str(p.sample_rate), *_codec_args(p), "-e", f"-ac {p.channels}"],
                        check=True, timeout=3600)
 
@@ -150,6 +154,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, nargs="+", default=[10, 20])
     ap.add_argument("--skip-normalize", action="store_true", help="leave out ffmpeg-normalize (slow)")
+    ap.add_argument("--normalize-linear", action="store_true",
+                    help="run ffmpeg-normalize with a wide LRA target (linear loudnorm where possible)")
     ap.add_argument("--keep", metavar="DIR", help="build lessons and outputs in DIR and keep them")
     args = ap.parse_args()
     profiles = dict(load_config(ROOT / "config" / "dangke.toml").profiles)
@@ -164,7 +170,7 @@ def main() -> None:
             print(f"\nlesson {minutes:g} min ({src.stat().st_size / 1e6:.0f} MB, 44.1 kHz mono)")
             runs = [("bare", run_bare), ("dangke", lambda s, o, p: run_dangke(s, o, p, minutes))]
             if not args.skip_normalize:
-                runs.append(("normalize", run_normalize))
+                runs.append(("normalize", lambda s, o, p: run_normalize(s, o, p, args.normalize_linear)))
             for name, fn in runs:
                 out = work / f"{src.stem}-{name}"
                 out.mkdir(exist_ok=True)

@@ -136,7 +136,8 @@ def do_encode(obj: Context) -> None:
         if sys.stderr.isatty():
             from tqdm import tqdm
             bar = tqdm(desc="encode", unit="lesson", file=sys.stderr)
-        report = encode_all(obj.cfg, cat, progress=(lambda _r: bar.update(1)) if bar else None)
+        report = encode_all(obj.cfg, cat, progress=(lambda _r: bar.update(1)) if bar else None,
+                            on_total=(lambda n: (setattr(bar, "total", n), bar.refresh())) if bar else None)
         if bar:
             bar.close()
     for note in report.notes:

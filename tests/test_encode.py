@@ -392,7 +392,9 @@ def test_cache_hits_and_a_changed_profile_re_renders_only_that_profile(encoded_s
     assert len(before) == 2 * len(load_config(cfg_path).profiles)
     capsys.readouterr()
     assert run_cli("--config", cfg_path, "encode") == 0
-    assert "encode: 0 rendition(s) made, 10 already cached, 0 failed" in capsys.readouterr().out
+    out = capsys.readouterr()
+    assert "encode: 0 rendition(s) made, 10 already cached, 0 failed" in out.out
+    assert "|" not in out.err                       # no progress bar when not on a terminal
     text = cfg_path.read_text(encoding="utf-8")
     cfg_path.write_text(text.replace('[profiles.web]\nformat = "m4a"\nbitrate_kbps = 64',
                                      '[profiles.web]\nformat = "m4a"\nbitrate_kbps = 96'), encoding="utf-8")
@@ -461,3 +463,18 @@ def test_encode_report_carries_the_max_gain_note(tmp_path, capsys):
     assert run_cli("--config", cfg_path, "encode") == 0
     out = capsys.readouterr().out
     assert re.search(r"note: .*player: \d+\.\d LU short of target \(max gain 10\.0 dB reached\)", out)
+
+
+def test_lessons_encode_in_parallel_with_progress_per_lesson(tmp_path):
+    cfg_path = make_station(tmp_path / "station")
+    text = cfg_path.read_text(encoding="utf-8").replace("jobs = 0", "jobs = 2")
+    cfg_path.write_text(text, encoding="utf-8")
+    for i, name in enumerate(("zh-cmn_aishell_01.wav", "zh-cmn_paddlespeech_01.wav", "nan_ithuan_01.wav")):
+        drop(cfg_path.parent / "inbox", name, f"l{i}.wav", {"title": f"課{i}", "category": "theory", "dialect": "cmn"})
+    assert run_cli("--config", cfg_path, "ingest") == 0
+    cfg = load_config(cfg_path)
+    seen, totals = [], []
+    with Catalog(_catalog_path(cfg_path)) as cat:
+        report = encode_all(cfg, cat, progress=lambda r: seen.append(r.label), on_total=totals.append)
+    assert totals == [3] and len(seen) == 3
+    assert len(report.made) == 3 * len(cfg.profiles) and not report.errors

@@ -152,9 +152,15 @@ def run_jobs(cfg: Config, catalog: Catalog, jobs: list[SourceJob],
 
 
 def encode_all(cfg: Config, catalog: Catalog,
-               progress: Callable[[JobResult], None] | None = None) -> EncodeReport:
-    """Render every current lesson for every configured profile that lacks it."""
+               progress: Callable[[JobResult], None] | None = None,
+               on_total: Callable[[int], None] | None = None) -> EncodeReport:
+    """Render every current lesson for every configured profile that lacks it.
+
+    ``on_total`` is told how many lessons need work before it starts; ``progress`` is
+    called as each lesson finishes (for a progress bar)."""
     jobs, cached = lesson_jobs(cfg, catalog, catalog.lessons(), cfg.profiles.values())
+    if on_total is not None:
+        on_total(len(jobs))
     made, errors, notes = run_jobs(cfg, catalog, jobs, progress)
     return EncodeReport(made=tuple(made), cached=cached, errors=tuple(sorted(errors)), notes=tuple(sorted(notes)))
 

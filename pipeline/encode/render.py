@@ -103,7 +103,7 @@ def _pre(job: SourceJob, profile: DeviceProfile, rate: int) -> tuple[Filter, ...
 def measure_source(job: SourceJob, rate: int) -> dict[tuple[Filter, ...], meter.Frames]:
     """Decode the source once; frames of the prepared signal for each distinct treatment."""
     pres = list(dict.fromkeys(_pre(job, t.profile, rate) for t in job.targets))
-    meters = [meter.Meter(rate, 1) for _ in pres]
+    meters = [meter.Meter(rate, 1, midpoints_only=True) for _ in pres]
     ffmpeg.stream_pcm(job.path, [job.prepare + p for p in pres], rate, 1, [m.feed for m in meters],
                       duration_hint=job.duration_s)
     return {p: m.frames() for p, m in zip(pres, meters)}
