@@ -96,6 +96,13 @@ class _Work:
     attempts: int = 0
 
 
+def working_rate(source_rate: int) -> int:
+    """The rate a source is measured and levelled at: its own from 44.1 kHz up, else
+    48 kHz. (The K-weighting filter cannot keep its shape close to a low Nyquist
+    frequency: speech measured at 16 kHz reads 0.1-0.2 LU off its measure at 48 kHz.)"""
+    return source_rate if source_rate >= 44100 else 48000
+
+
 def _pre(job: SourceJob, profile: DeviceProfile, rate: int) -> tuple[Filter, ...]:
     return chain.treatment(profile) + (Filter.of("aresample", rate),)
 
@@ -195,7 +202,7 @@ def render_job(job: SourceJob, settings: Settings | float = Settings(), toleranc
     if not job.targets:
         return JobResult(job.key, job.label)
     try:
-        rate = ffmpeg.probe(job.path).sample_rate or 48000
+        rate = working_rate(ffmpeg.probe(job.path).sample_rate)
         measured = measure_source(job, rate)
     except ToolError as exc:
         return JobResult(job.key, job.label, errors=tuple((t.profile.name, str(exc)) for t in job.targets))
