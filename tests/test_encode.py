@@ -478,3 +478,12 @@ def test_lessons_encode_in_parallel_with_progress_per_lesson(tmp_path):
         report = encode_all(cfg, cat, progress=lambda r: seen.append(r.label), on_total=totals.append)
     assert totals == [3] and len(seen) == 3
     assert len(report.made) == 3 * len(cfg.profiles) and not report.errors
+
+
+def test_a_pcm_rendition_of_a_16_khz_source_lands_within_0_1_lu_first_time(tmp_path):
+    """The plan predicts the rendered PCM: no encoder, so no correction is needed (the
+    level is decided at 48 kHz, where the K-weighting is exact; see working_rate)."""
+    result = _render(tmp_path, DATA / "zh-cmn_aishell_01.wav", ["broadcast"])
+    (r,) = result.renditions
+    assert abs(r.integrated_lufs - (-24.0)) <= 0.1
+    assert abs(loudness_lufs(Path(r.path), tmp_path) - (-24.0)) <= 0.1

@@ -50,8 +50,8 @@ class Target:
 @dataclass(frozen=True)
 class SourceJob:
     """A source to render: ``key`` identifies it in the cache (its sha256, or sha256 plus a
-    recipe for derived audio such as fillers); ``prepare`` are the shared filters, which
-    must keep the source's sample rate."""
+    recipe for derived audio such as fillers); ``prepare`` are the shared filters (mono
+    out; the working rate, :func:`working_rate`, comes from the source file's rate)."""
 
     key: str
     path: Path
@@ -73,14 +73,12 @@ class Settings:
 
 @dataclass(frozen=True)
 class JobResult:
-    """Renditions made (paths are the final ``dest`` paths), per-profile errors, and the
-    source's own measurement (None when it could not be measured)."""
+    """Renditions made (paths are the final ``dest`` paths) and per-profile errors."""
 
     key: str
     label: str
     renditions: tuple[Rendition, ...] = ()
     errors: tuple[tuple[str, str], ...] = field(default=())
-    source: meter.Loudness | None = None
 
 
 @dataclass
@@ -92,7 +90,6 @@ class _Work:
     ceiling_dbtp: float
     plan: dynamics.Plan | None = None
     tmp: Path | None = None
-    result: meter.Loudness | None = None
     attempts: int = 0
 
 
@@ -190,15 +187,9 @@ def _correct(w: _Work, got: meter.Loudness) -> None:
         w.ceiling_dbtp -= over + 0.5
 
 
-def render_job(job: SourceJob, settings: Settings | float = Settings(), tolerance_lu: float | None = None) -> JobResult:
+def render_job(job: SourceJob, settings: Settings = Settings()) -> JobResult:
     """Make every target of ``job``. Never raises for one profile's failure: failures
-    come back in :attr:`JobResult.errors` as ``(profile, message)``.
-
-    ``settings`` may be given as the maximum gain alone (old call form).
-    """
-    if not isinstance(settings, Settings):
-        settings = Settings(max_gain_db=float(settings),
-                            tolerance_lu=tolerance_lu if tolerance_lu is not None else 0.5)
+    come back in :attr:`JobResult.errors` as ``(profile, message)``."""
     if not job.targets:
         return JobResult(job.key, job.label)
     try:
@@ -206,8 +197,6 @@ def render_job(job: SourceJob, settings: Settings | float = Settings(), toleranc
         measured = measure_source(job, rate)
     except ToolError as exc:
         return JobResult(job.key, job.label, errors=tuple((t.profile.name, str(exc)) for t in job.targets))
-    plain = measured.get(_pre(job, _PLAIN, rate))
-    source = meter.measure(plain) if plain is not None else None
     pending: list[_Work] = []
     for t in job.targets:
         frames = measured[_pre(job, t.profile, rate)]
@@ -248,11 +237,7 @@ def render_job(job: SourceJob, settings: Settings | float = Settings(), toleranc
                 _plan(w, settings)
                 again.append(w)
         pending = again
-    return JobResult(job.key, job.label, tuple(done), tuple(errors), source)
-
-
-_PLAIN = DeviceProfile(name="", format="wav", extension="wav", sample_rate=48000, channels=1,
-                       loudness_lufs=-23.0, true_peak_dbtp=-1.0)
+    return JobResult(job.key, job.label, tuple(done), tuple(errors))
 
 
 def _miss(p: DeviceProfile, got: meter.Loudness) -> str:
