@@ -487,3 +487,35 @@ def test_a_pcm_rendition_of_a_16_khz_source_lands_within_0_1_lu_first_time(tmp_p
     (r,) = result.renditions
     assert abs(r.integrated_lufs - (-24.0)) <= 0.1
     assert abs(loudness_lufs(Path(r.path), tmp_path) - (-24.0)) <= 0.1
+
+
+def test_the_progress_bar_shows_on_a_terminal(tmp_path):
+    import os
+    import pty
+    import sys
+    cfg_path = make_station(tmp_path / "station")
+    drop(cfg_path.parent / "inbox", "zh-cmn_aishell_01.wav", "theory_cmn_a.wav")
+    assert run_cli("--config", cfg_path, "ingest") == 0
+    import fcntl
+    import struct
+    import termios
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a 100-column terminal
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "--config", str(cfg_path), "encode"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    out, _ = proc.communicate(timeout=300)
+    os.close(master)
+    assert proc.returncode == 0, b"".join(chunks)
+    bar = b"".join(chunks).decode("utf-8", "replace")
+    assert "encode" in bar and "1/1" in bar and "100%" in bar
+    assert "1 rendition" not in bar and b"rendition(s) made" in out
