@@ -124,7 +124,7 @@ def post_filters(profile: DeviceProfile, trim: tuple[int, int] | None, gain_db: 
     if trim is not None:
         filters += [Filter.of("atrim", start_sample=trim[0], end_sample=trim[1]),
                     Filter.of("asetpts", "N/SR/TB")]
-    resample = {"resampler": "soxr", "precision": 28}
+    resample: dict[str, object] = {"resampler": "soxr"}   # SoX HQ (20-bit precision)
     if profile.format == "wav" and profile.sample_format == "s16":
         resample.update(osf="s16", dither_method="triangular")
     filters.append(Filter.of("aresample", profile.sample_rate, **resample))
