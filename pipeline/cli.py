@@ -171,8 +171,10 @@ def do_encode(obj: Context) -> None:
         if sys.stderr.isatty():
             from tqdm import tqdm
             bar = tqdm(desc="encode", unit="lesson", file=sys.stderr)
-        report = encode_all(obj.cfg, cat, progress=(lambda _r: bar.update(1)) if bar else None)
-        if bar:
+        report = encode_all(obj.cfg, cat, progress=(lambda _r: bar.update(1)) if bar is not None else None,
+                            on_total=(lambda n: (setattr(bar, "total", n), bar.refresh()))
+                            if bar is not None else None)
+        if bar is not None:  # bool(tqdm) raises while its total is unknown
             bar.close()
     for note in report.notes:
         say(f"note: {note}")

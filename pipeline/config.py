@@ -125,6 +125,12 @@ class EncodeSection:
     tolerance_lu: float = 0.5
     #: parallel encodes; 0 = number of cores
     jobs: int = 0
+    #: leading/trailing stretches with every peak below this (dBFS) are silence
+    silence_threshold_dbfs: float = -50.0
+    #: silence kept at each end (seconds); longer leading/trailing silence is trimmed
+    keep_silence_s: float = 0.5
+    #: folder of series cover images, <series>.jpg or .png ("" = no cover art)
+    covers: str = ""
 
 
 @dataclass(frozen=True)
@@ -212,7 +218,7 @@ class Config:
         return dt.datetime.now(self.tz).date()
 
 
-CHAIN_VERSION = "1"
+CHAIN_VERSION = "2"
 """Version of the encode chain; part of every rendition's cache key."""
 
 

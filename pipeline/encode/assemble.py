@@ -29,7 +29,8 @@ from ..config import Config, profile_hash
 from ..errors import DangkeError, ToolError
 from ..fsutil import sha256_file
 from ..media import bext, ffmpeg, tags
-from ..media.ffmpeg import Filter, Measurement, Output
+from ..media import meter
+from ..media.ffmpeg import Filter, Output
 from ..models import DeviceProfile, Rendition
 from . import chain, rendition_path, run_jobs
 from .render import SourceJob, Target
@@ -39,7 +40,7 @@ def _tagger(profile: DeviceProfile, title: str, reference: str):
     """Tags of a non-lesson rendition: bext loudness for WAV, ID3v2.3 title for MP3."""
     if profile.tags == "bext":
         return lambda path, m: bext.write_loudness(
-            path, m.loudness.integrated_lufs, m.loudness.lra_lu, m.loudness.true_peak_dbtp,
+            path, m.integrated_lufs, m.lra_lu, m.true_peak_dbtp,
             description=f"dangke {reference}", reference=reference)
     if profile.tags == "id3v2.3":
         return lambda path, _m: tags.write_id3v23(path, tags.TagSet(title=title, genre=reference), profile.id3v1)
@@ -84,7 +85,7 @@ LOSSY_ATTEMPTS = 3
 """Renders of a lossy slot file at most (the first plus gain corrections)."""
 
 
-def _lossy_correction(profile: DeviceProfile, got: "ffmpeg.Loudness") -> float | None:
+def _lossy_correction(profile: DeviceProfile, got: meter.Loudness) -> float | None:
     """The gain (dB) that brings a re-encoded slot back to the profile's target, or None
     when it is within 0.2 LU and under the true-peak ceiling. A lossy encoder changes
     the level of what it re-encodes (libmp3lame at 128 kb/s mono: about -0.4 LU), so a
@@ -158,7 +159,7 @@ def slot_rendition(cfg: Config, catalog: Catalog, profile_name: str, parts: Sequ
                           Output(tmp, level, chain.output_options(profile, title)), duration_hint=length_ms / 1000)
             if profile.format == "wav":
                 break
-            got = ffmpeg.measure(tmp, duration_hint=length_ms / 1000).loudness
+            got = ffmpeg.measure(tmp, duration_hint=length_ms / 1000)
             loud, peak = got.integrated_lufs, got.true_peak_dbtp
             step = _lossy_correction(profile, got)
             if step is None or attempt == LOSSY_ATTEMPTS:
@@ -166,7 +167,7 @@ def slot_rendition(cfg: Config, catalog: Catalog, profile_name: str, parts: Sequ
             gain += step
         tagger = _tagger(profile, title, reference)
         if tagger is not None:
-            tagger(tmp, Measurement(ffmpeg.Loudness(loud, float("nan"), peak, float("nan")), length_ms / 1000))
+            tagger(tmp, meter.Loudness(loud, float("nan"), peak, float("nan"), float("nan"), length_ms / 1000))
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         sha = sha256_file(tmp)

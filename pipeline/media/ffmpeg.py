@@ -8,6 +8,7 @@ what is done to the audio is decided and tested without running ffmpeg.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -15,7 +16,7 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import ffmpeg as ffmpeg_python
 import numpy as np
@@ -23,6 +24,9 @@ import numpy as np
 from ..errors import ToolError, ToolInterrupted
 from .decodelog import DecodeLog, parse_decode_log, parse_ebur128_summary
 from .parse import Loudness, parse_astats, parse_r128_metadata
+
+if TYPE_CHECKING:
+    from . import meter
 from .signal import SignalMeter, SignalStats
 
 FFMPEG = "ffmpeg"
@@ -44,12 +48,20 @@ class Filter:
 
 @dataclass(frozen=True)
 class Output:
-    """One file written by :func:`render`: its own filters after the shared ones, and
-    the encoder/muxer options (ffmpeg-python keyword form, e.g. ``{"acodec": "libmp3lame"}``)."""
+    """One file written by :func:`render`: after the shared filters, its own ``pre``
+    filters, then (if given) a multiplication by a gain ``envelope``, then its ``filters``,
+    and the encoder/muxer options (ffmpeg-python keyword form, e.g. ``{"acodec": "libmp3lame"}``).
+
+    ``envelope`` yields float32 mono gain chunks, one value per sample of the stream after
+    ``pre`` (at ``envelope_rate`` Hz); it is fed to ffmpeg through a pipe.
+    """
 
     path: Path
     filters: tuple[Filter, ...]
     options: tuple[tuple[str, Any], ...] = field(default=())
+    pre: tuple[Filter, ...] = ()
+    envelope: Callable[[], Iterator[np.ndarray]] | None = None
+    envelope_rate: int = 0
 
 
 @dataclass(frozen=True)
@@ -265,7 +277,8 @@ def _output_rate(stderr: str) -> int:
 def render(path: Path, prepare: Sequence[Filter], outputs: Sequence[Output],
            duration_hint: float | None = None) -> None:
     """Decode ``path`` once and write every output: shared ``prepare`` filters, then a
-    split into one branch per output with its own filters and encoder options.
+    split into one branch per output with its own filters, gain envelope and encoder
+    options.
 
     Raises:
         ToolError: ffmpeg failed or timed out; partial outputs may exist and must be
@@ -279,44 +292,140 @@ def render(path: Path, prepare: Sequence[Filter], outputs: Sequence[Output],
     else:
         split = src.filter_multi_output("asplit", len(outputs))
         branches = [split[i] for i in range(len(outputs))]
-    nodes = [_chain(branch, out.filters).output(str(out.path), **dict(out.options))
-             for branch, out in zip(branches, outputs, strict=True)]
+    writers, child_fds, nodes = [], [], []
+    for branch, out in zip(branches, outputs, strict=True):
+        stream = _chain(branch, out.pre)
+        if out.envelope is not None:
+            r, w = os.pipe()
+            child_fds.append(r)
+            writers.append((w, out.envelope))
+            gain = ffmpeg_python.input(f"pipe:{r}", format="f32le", ar=out.envelope_rate, ac=1).audio
+            stream = ffmpeg_python.filter([stream, gain], "amultiply")
+        nodes.append(_chain(stream, out.filters).output(str(out.path), **dict(out.options)))
     node = nodes[0] if len(nodes) == 1 else ffmpeg_python.merge_outputs(*nodes)
-    _run(_quiet(node), _timeout(duration_hint), path)
+    _run_piped(_quiet(node), _timeout(duration_hint), path, writers=writers, readers=[],
+               child_fds=child_fds)
 
 
-@dataclass(frozen=True)
-class Measurement:
-    """Loudness of a decoded file and its decoded duration (seconds)."""
+def stream_pcm(path: Path, chains: Sequence[Sequence[Filter]], rate: int, channels: int,
+               sinks: Sequence[Callable[[np.ndarray], None]],
+               duration_hint: float | None = None) -> None:
+    """Decode ``path`` once and hand the samples of each filter chain, as float32 arrays
+    of shape (n, ``channels``) at ``rate`` Hz, to the matching sink, chunk by chunk.
 
-    loudness: Loudness
-    duration_s: float
+    Raises:
+        ToolError: ffmpeg failed, timed out or gave no audio; or a sink raised.
+    """
+    src = ffmpeg_python.input(str(path)).audio
+    if len(chains) == 1:
+        branches = [src]
+    else:
+        split = src.filter_multi_output("asplit", len(chains))
+        branches = [split[i] for i in range(len(chains))]
+    fds = [os.pipe() for _ in chains]
+    nodes = [_chain(b, c).output(f"pipe:{w}", format="f32le", ar=rate, ac=channels)
+             for b, c, (_, w) in zip(branches, chains, fds, strict=True)]
+    node = nodes[0] if len(nodes) == 1 else ffmpeg_python.merge_outputs(*nodes)
+    _run_piped(_quiet(node), _timeout(duration_hint), path, writers=[],
+               readers=[(r, sink, channels) for (r, _), sink in zip(fds, sinks, strict=True)],
+               child_fds=[w for _, w in fds])
 
 
-def measure(path: Path, prepare: Sequence[Filter] = (), duration_hint: float | None = None) -> Measurement:
-    """BS.1770-4 integrated loudness, LRA and true peak (ffmpeg ``ebur128``) of ``path``
-    as decoded, after the ``prepare`` filters, and the decoded duration.
+def _read_pipe(fd: int, sink: Callable[[np.ndarray], None], channels: int) -> None:
+    frame = 4 * channels
+    rest = b""
+    with os.fdopen(fd, "rb", buffering=0) as f:
+        while True:
+            block = f.read(1 << 20)
+            if not block:
+                break
+            data = rest + block
+            usable = len(data) - len(data) % frame
+            rest = data[usable:]
+            if usable:
+                sink(np.frombuffer(data[:usable], dtype="<f4").reshape(-1, channels))
+
+
+def _write_pipe(fd: int, chunks: Callable[[], Iterator[np.ndarray]]) -> None:
+    with os.fdopen(fd, "wb", buffering=0) as f:
+        for chunk in chunks():
+            f.write(np.ascontiguousarray(chunk, dtype="<f4").tobytes())
+
+
+def _run_piped(args: Sequence[str], timeout_s: float, path: object,
+               writers: Sequence[tuple[int, Callable[[], Iterator[np.ndarray]]]],
+               readers: Sequence[tuple[int, Callable[[np.ndarray], None], int]],
+               child_fds: Sequence[int]) -> None:
+    """Run ffmpeg with extra pipes: ``writers`` feed its inputs, ``readers`` drain its
+    outputs, each in its own thread; ``child_fds`` are ffmpeg's ends. Every descriptor is
+    closed here. Raises ToolError on failure, timeout, or a failed reader or writer."""
+    failures: list[BaseException] = []
+    own = [fd for fd, *_ in writers] + [fd for fd, *_ in readers]
+    with tempfile.TemporaryFile() as err:
+        try:
+            proc = subprocess.Popen(list(args), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=err, pass_fds=tuple(child_fds))
+        except FileNotFoundError as exc:
+            for fd in list(child_fds) + own:
+                os.close(fd)
+            raise ToolError(f"{args[0]} is not installed", path=path,
+                            fix="install ffmpeg (apt-get install ffmpeg)") from exc
+        for fd in child_fds:  # ffmpeg holds its own copies now
+            os.close(fd)
+        threads = [threading.Thread(target=_guard, args=(_write_pipe, failures, proc, fd, source), daemon=True)
+                   for fd, source in writers]
+        threads += [threading.Thread(target=_guard, args=(_read_pipe, failures, proc, fd, sink, channels),
+                                     daemon=True) for fd, sink, channels in readers]
+        for t in threads:
+            t.start()
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired as exc:
+            proc.kill()
+            proc.wait()
+            raise ToolError(f"{args[0]} did not finish within {timeout_s:.0f} s", path=path,
+                            fix="check the file; very long or damaged files can stall the decoder") from exc
+        finally:
+            for t in threads:
+                t.join(timeout=60)
+        err.seek(0)
+        stderr = err.read().decode("utf-8", "replace")
+    real = [f for f in failures if not isinstance(f, OSError)]
+    if real:
+        raise ToolError(f"processing the decoded audio failed: {real[0]}", path=path) from real[0]
+    if proc.returncode != 0:
+        tail = " | ".join(line.strip() for line in stderr.strip().splitlines()[-3:])
+        raise ToolError(f"{args[0]} failed (exit {proc.returncode}): {tail}", path=path,
+                        fix="the file may be damaged or not audio")
+
+
+def _guard(fn: Callable[..., None], failures: list[BaseException], proc: subprocess.Popen, *args: Any) -> None:
+    try:
+        fn(*args)
+    except BaseException as exc:  # reported by _run_piped; stop ffmpeg so nothing waits forever
+        failures.append(exc)
+        if not isinstance(exc, OSError):
+            proc.kill()
+
+
+def measure(path: Path, prepare: Sequence[Filter] = (), duration_hint: float | None = None,
+            channels: int = 1) -> "meter.Loudness":
+    """BS.1770-4 integrated loudness, LRA, true peak, max momentary and short-term
+    loudness and decoded duration of ``path`` after the ``prepare`` filters, decoded at its
+    own sample rate as ``channels`` channels (see :mod:`pipeline.media.meter`).
 
     Raises:
         ToolError: ffmpeg failed or timed out, or decoded no audio.
     """
-    with tempfile.TemporaryDirectory(prefix="dangke-meter-") as tmp:
-        meta = Path(tmp) / "r128.txt"
-        split = _chain(ffmpeg_python.input(str(path)).audio, prepare).filter_multi_output("asplit", 2)
-        loud = (split[0].filter("ebur128", peak="true", metadata=1)
-                .filter("ametadata", mode="print", file=str(meta)))
-        count = split[1].filter("astats", measure_perchannel="none", measure_overall="Number_of_samples")
-        node = ffmpeg_python.merge_outputs(loud.output("-", format="null"), count.output("-", format="null"))
-        stderr = _run(_quiet(node), _timeout(duration_hint), path)
-        try:
-            loudness = parse_r128_metadata(meta.read_text(encoding="utf-8", errors="replace")
-                                           if meta.exists() else "")
-            samples = parse_astats(stderr).samples
-        except ValueError as exc:
-            raise ToolError(f"no audio could be decoded ({exc})", path=path,
-                            fix="not a decodable audio file") from exc
-    rate = _output_rate(stderr)
-    return Measurement(loudness, samples / rate if rate else 0.0)
+    from . import meter
+
+    rate = probe(path).sample_rate or 48000
+    m = meter.Meter(rate, channels, exact_within_db=0.0)
+    stream_pcm(path, [tuple(prepare)], rate, channels, [m.feed], duration_hint=duration_hint)
+    frames = m.frames()
+    if frames.samples == 0:
+        raise ToolError("no audio could be decoded", path=path, fix="not a decodable audio file")
+    return meter.measure(frames)
 
 
 def concat(parts: Sequence[tuple[Path, int]], sample_rate: int, channels: int, total_samples: int,

@@ -216,10 +216,53 @@ class TagSet:
     comment: str = ""
     lesson_id: str = ""
     track: str = ""
+    cover: bytes = b""
+    cover_mime: str = "image/jpeg"
+
+
+def _gbk_field(text: str, size: int = 30) -> str:
+    """``text`` as GBK bytes of at most ``size`` bytes, cut between characters, carried
+    in a str whose code points are those bytes (mutagen writes ID3v1 text as Latin-1)."""
+    out = b""
+    for ch in text:
+        b = ch.encode("gbk", "replace")
+        if len(out) + len(b) > size:
+            break
+        out += b
+    return out.decode("latin-1")
+
+
+def _id3v1_block(tags: TagSet) -> bytes:
+    """The 128-byte ID3v1.1 tag, text in GBK (see :func:`write_id3v23`)."""
+    from mutagen.id3._id3v1 import MakeID3v1  # mutagen's own ID3v1 builder
+
+    frames = {"TIT2": id3.TIT2(encoding=0, text=[_gbk_field(tags.title)])}
+    if tags.artist:
+        frames["TPE1"] = id3.TPE1(encoding=0, text=[_gbk_field(tags.artist)])
+    if tags.album:
+        frames["TALB"] = id3.TALB(encoding=0, text=[_gbk_field(tags.album)])
+    comment = tags.lesson_id or tags.comment
+    if comment:
+        frames["COMM"] = id3.COMM(encoding=0, lang="chi", desc="", text=[_gbk_field(comment, 28)])
+    if tags.track.split("/")[0].isdigit():
+        frames["TRCK"] = id3.TRCK(encoding=0, text=[tags.track.split("/")[0]])
+    return MakeID3v1(frames)
 
 
 def write_id3v23(path: Path, tags: TagSet, id3v1: bool) -> None:
-    """Replace all tags of an MP3 with ID3v2.3 (UTF-16 text) and, if asked, ID3v1.
+    """Replace all tags of an MP3 with ID3v2.3 (UTF-16 text, id3v2.3.0 §3.3) and, if
+    asked, ID3v1.1.
+
+    ID3v2.3: TIT2, TPE1, TALB, TCON, TRCK, TLAN (the ISO 639-3 code), COMM, the catalog id
+    as ``TXXX:DANGKE_LESSON_ID`` and the series cover as APIC (front cover).
+
+    ID3v1 has no encoding field. mutagen writes it as Latin-1, which turns Chinese into
+    ``?`` (standards.md §0 item 14). Players that read only ID3v1 are cheap Chinese
+    players, whose firmware (like Chinese Windows) reads ID3v1 in the local code page,
+    GBK; so the ID3v1 text is written in GBK (cut at a character boundary within the
+    30-byte fields), built by mutagen from frames carrying the GBK bytes, and the comment
+    field holds the catalog id. mutagen's reader shows such a tag as mojibake, which
+    :func:`repair_mojibake` undoes.
 
     Raises:
         mutagen.MutagenError: the file is not a writable MP3.
@@ -241,7 +284,13 @@ def write_id3v23(path: Path, tags: TagSet, id3v1: bool) -> None:
         t.add(id3.COMM(encoding=enc, lang="chi", desc="", text=[tags.comment]))
     if tags.lesson_id:
         t.add(id3.TXXX(encoding=enc, desc="DANGKE_LESSON_ID", text=[tags.lesson_id]))
-    t.save(str(path), v1=2 if id3v1 else 0, v2_version=3)
+    if tags.cover:
+        t.add(id3.APIC(encoding=enc, mime=tags.cover_mime, type=id3.PictureType.COVER_FRONT,
+                       desc="", data=tags.cover))
+    t.save(str(path), v1=0, v2_version=3)
+    if id3v1:
+        with open(path, "ab") as f:
+            f.write(_id3v1_block(tags))
 
 
 def read_id3(path: Path) -> dict[str, str]:
@@ -255,7 +304,12 @@ def read_id3(path: Path) -> dict[str, str]:
 
 def write_mp4(path: Path, tags: TagSet) -> None:
     """Replace the iTunes-style tags of an M4A file (title, artist, album, genre,
-    comment, and the catalog id as ``----:org.dangke:lesson_id``)."""
+    comment, cover, the catalog id as ``----:org.dangke:lesson_id`` and the ISO 639-3
+    language as ``----:org.dangke:language``).
+
+    Raises:
+        mutagen.MutagenError: the file is not a writable MP4.
+    """
     from mutagen.mp4 import MP4FreeForm
 
     f = MP4(str(path))
@@ -272,4 +326,8 @@ def write_mp4(path: Path, tags: TagSet) -> None:
         f.tags["----:org.dangke:lesson_id"] = [MP4FreeForm(tags.lesson_id.encode("utf-8"))]
     if tags.language:
         f.tags["----:org.dangke:language"] = [MP4FreeForm(tags.language.encode("utf-8"))]
+    if tags.cover:
+        from mutagen.mp4 import MP4Cover
+        kind = MP4Cover.FORMAT_PNG if tags.cover_mime == "image/png" else MP4Cover.FORMAT_JPEG
+        f.tags["covr"] = [MP4Cover(tags.cover, imageformat=kind)]
     f.save()
