@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import sqlite3
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -39,8 +40,6 @@ CREATE TABLE IF NOT EXISTS rejections (
 CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, stage TEXT NOT NULL,
   level TEXT NOT NULL, subject TEXT, message TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS ledger (
-  key TEXT PRIMARY KEY, sha256 TEXT NOT NULL, bytes INTEGER NOT NULL, generation INTEGER);
 CREATE TABLE IF NOT EXISTS generations (
   number INTEGER PRIMARY KEY, published_at TEXT NOT NULL, objects INTEGER, bytes INTEGER);
 CREATE TABLE IF NOT EXISTS feed_items (
@@ -51,7 +50,31 @@ CREATE TABLE IF NOT EXISTS airings (
 CREATE TABLE IF NOT EXISTS plans (
   quarter TEXT NOT NULL, device_id TEXT NOT NULL, lesson_ids TEXT NOT NULL,
   PRIMARY KEY (quarter, device_id));
+CREATE TABLE IF NOT EXISTS publish_ledger (
+  store TEXT NOT NULL, key TEXT NOT NULL, sha256 TEXT NOT NULL, bytes INTEGER NOT NULL,
+  etag TEXT NOT NULL DEFAULT '', generation INTEGER, PRIMARY KEY (store, key));
+CREATE TABLE IF NOT EXISTS publish_generations (
+  store TEXT NOT NULL, number INTEGER NOT NULL, published_at TEXT NOT NULL,
+  objects INTEGER NOT NULL, bytes INTEGER NOT NULL, index_sha256 TEXT NOT NULL,
+  PRIMARY KEY (store, number));
+CREATE TABLE IF NOT EXISTS publish_files (
+  store TEXT NOT NULL, generation INTEGER NOT NULL, key TEXT NOT NULL, sha256 TEXT NOT NULL,
+  bytes INTEGER NOT NULL, PRIMARY KEY (store, generation, key));
+CREATE TABLE IF NOT EXISTS publish_runs (
+  store TEXT PRIMARY KEY, generation INTEGER NOT NULL, started_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ingest_intents (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, action TEXT NOT NULL, name TEXT NOT NULL,
+  sha256 TEXT, detail TEXT NOT NULL, at TEXT NOT NULL);
 """
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One published object as the ledger remembers it: sha256 (hex), size (bytes), ETag."""
+
+    sha256: str
+    bytes: int
+    etag: str = ""
 
 
 def now_iso() -> str:
@@ -182,16 +205,9 @@ class Catalog:
             "SELECT * FROM renditions ORDER BY source_sha256, profile").fetchall()]
 
     # -- publishing --------------------------------------------------------------------------------
-    def ledger(self) -> dict[str, tuple[str, int]]:
-        """``{key: (sha256, bytes)}`` of what the store holds as far as we know."""
-        return {r["key"]: (r["sha256"], r["bytes"]) for r in self.db.execute("SELECT * FROM ledger")}
-
-    def record_upload(self, key: str, sha256: str, size: int, generation: int) -> None:
-        self.db.execute("INSERT OR REPLACE INTO ledger (key, sha256, bytes, generation) VALUES (?,?,?,?)",
-                        (key, sha256, size, generation))
-
-    def forget_upload(self, key: str) -> None:
-        self.db.execute("DELETE FROM ledger WHERE key=?", (key,))
+    def published_keys(self) -> set[str]:
+        """Every key some store holds as far as the publish ledgers know."""
+        return {r[0] for r in self.db.execute("SELECT DISTINCT key FROM publish_ledger")}
 
     def last_generation(self) -> sqlite3.Row | None:
         return self.db.execute("SELECT * FROM generations ORDER BY number DESC LIMIT 1").fetchone()
@@ -214,6 +230,68 @@ class Catalog:
         self.db.executemany("INSERT OR IGNORE INTO feed_items (guid, first_published_at) VALUES (?,?)",
                             [(g, when) for g in guids])
 
+    # -- publishing, per store (ledger, generations and their files, unfinished runs) ---------
+    def store_ledger(self, store: str) -> dict[str, LedgerEntry]:
+        """``{key: LedgerEntry}``: what ``store`` holds as far as we know."""
+        rows = self.db.execute("SELECT key, sha256, bytes, etag FROM publish_ledger WHERE store=?", (store,))
+        return {r[0]: LedgerEntry(r[1], r[2], r[3]) for r in rows}
+
+    def record_uploads(self, store: str, entries: list[tuple[str, str, int, str]], generation: int) -> None:
+        """Remember uploaded objects ``[(key, sha256, bytes, etag)]`` in one transaction."""
+        with self.transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO publish_ledger (store, key, sha256, bytes, etag, generation)"
+                           " VALUES (?,?,?,?,?,?)", [(store, k, s, b, e, generation) for k, s, b, e in entries])
+
+    def forget_uploads(self, store: str, keys: list[str]) -> None:
+        """Forget objects (deleted, or found missing or different in the store)."""
+        with self.transaction() as db:
+            db.executemany("DELETE FROM publish_ledger WHERE store=? AND key=?", [(store, k) for k in keys])
+
+    def store_generations(self, store: str) -> list[sqlite3.Row]:
+        """The generations published to ``store``, newest first."""
+        return self.db.execute("SELECT * FROM publish_generations WHERE store=? ORDER BY number DESC",
+                               (store,)).fetchall()
+
+    def generation_files(self, store: str, number: int) -> dict[str, tuple[str, int]]:
+        """``{key: (sha256, bytes)}`` of one generation (as its index.json lists them)."""
+        rows = self.db.execute("SELECT key, sha256, bytes FROM publish_files WHERE store=? AND generation=?",
+                               (store, number))
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    def retained_keys(self, store: str, numbers: list[int]) -> set[str]:
+        """Every key that one of the generations ``numbers`` refers to."""
+        out: set[str] = set()
+        for n in numbers:
+            out.update(r[0] for r in self.db.execute(
+                "SELECT key FROM publish_files WHERE store=? AND generation=?", (store, n)))
+        return out
+
+    def commit_generation(self, store: str, number: int, published_at: str, index_sha256: str,
+                          files: list[tuple[str, str, int]]) -> None:
+        """Record a complete generation (its index.json is in the store) and end the run."""
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO publish_generations (store, number, published_at, objects, bytes,"
+                       " index_sha256) VALUES (?,?,?,?,?,?)",
+                       (store, number, published_at, len(files) + 1, sum(f[2] for f in files), index_sha256))
+            db.execute("DELETE FROM publish_files WHERE store=? AND generation=?", (store, number))
+            db.executemany("INSERT INTO publish_files (store, generation, key, sha256, bytes) VALUES (?,?,?,?,?)",
+                           [(store, number, k, s, b) for k, s, b in files])
+            db.execute("DELETE FROM publish_runs WHERE store=?", (store,))
+
+    def drop_generation_files(self, store: str, numbers: list[int]) -> None:
+        """Forget the file lists of generations no longer retained (their rows stay)."""
+        with self.transaction() as db:
+            db.executemany("DELETE FROM publish_files WHERE store=? AND generation=?", [(store, n) for n in numbers])
+
+    def begin_run(self, store: str, generation: int) -> None:
+        """Mark a publish to ``store`` as started (cleared by commit_generation)."""
+        self.db.execute("INSERT OR REPLACE INTO publish_runs (store, generation, started_at) VALUES (?,?,?)",
+                        (store, generation, now_iso()))
+
+    def unfinished_run(self, store: str) -> sqlite3.Row | None:
+        """The publish to ``store`` that started and never finished (failed or killed), if any."""
+        return self.db.execute("SELECT * FROM publish_runs WHERE store=?", (store,)).fetchone()
+
     # -- schedules and plans ---------------------------------------------------------------------
     def replace_airings(self, channel: str, date: dt.date, airings: list[tuple[str, str]]) -> None:
         """Record what airs on ``channel`` on ``date``: ``[(start_iso, lesson_id)]``."""
@@ -229,6 +307,12 @@ class Catalog:
             " GROUP BY lesson_id", (channel, first, date.isoformat())).fetchall()
         return {r["lesson_id"]: dt.date.fromisoformat(r["d"]) for r in rows}
 
+    def channel_airings(self, channel: str) -> list[tuple[dt.date, str, str]]:
+        """Every recorded airing of ``channel`` as ``(date, start_iso, lesson_id)``, in air order."""
+        rows = self.db.execute("SELECT date, start, lesson_id FROM airings WHERE channel=? ORDER BY date, start,"
+                               " lesson_id", (channel,)).fetchall()
+        return [(dt.date.fromisoformat(r["date"]), r["start"], r["lesson_id"]) for r in rows]
+
     def save_plan(self, quarter: str, device_id: str, lesson_ids: list[str]) -> None:
         self.db.execute("INSERT OR REPLACE INTO plans (quarter, device_id, lesson_ids) VALUES (?,?,?)",
                         (quarter, device_id, json.dumps(lesson_ids)))
@@ -243,6 +327,35 @@ class Catalog:
         row = self.db.execute("SELECT lesson_ids FROM plans WHERE quarter=? AND device_id=?",
                               (quarter, device_id)).fetchone()
         return json.loads(row[0]) if row else None
+
+    # -- ingest journal (issue 3) -------------------------------------------------------------
+    def add_intent(self, action: str, name: str, sha256: str | None, detail: dict) -> int:
+        """Record file work that must be finished even after a crash (``action``:
+        ``clear`` the inbox after an accept, ``reject`` to move a file to ``rejected/``).
+        Call inside the transaction that records the decision; returns the intent id."""
+        cur = self.db.execute("INSERT INTO ingest_intents (action, name, sha256, detail, at) VALUES (?,?,?,?,?)",
+                              (action, name, sha256, json.dumps(detail), now_iso()))
+        return int(cur.lastrowid)
+
+    def intents(self) -> list[sqlite3.Row]:
+        """Unfinished file work, oldest first."""
+        return self.db.execute("SELECT * FROM ingest_intents ORDER BY id").fetchall()
+
+    def drop_intent(self, intent_id: int) -> None:
+        """Mark file work as finished."""
+        self.db.execute("DELETE FROM ingest_intents WHERE id=?", (intent_id,))
+
+    def lesson_versions(self, lesson_id: str) -> list[sqlite3.Row]:
+        """Every version of a lesson, oldest first (history is kept when one supersedes another)."""
+        return self.db.execute("SELECT * FROM lessons WHERE lesson_id=? ORDER BY version", (lesson_id,)).fetchall()
+
+    def recent_ingests(self, limit: int = 20) -> list[sqlite3.Row]:
+        """The lessons most recently ingested, newest first, with their source's findings
+        (``analysis`` JSON) and size."""
+        return self.db.execute(
+            "SELECT l.*, s.analysis AS analysis, s.bytes AS bytes FROM lessons l"
+            " JOIN sources s ON s.sha256 = l.source_sha256 ORDER BY l.ingested_at DESC, l.rowid DESC LIMIT ?",
+            (limit,)).fetchall()
 
 
 def _iso(d: dt.date | None) -> str | None:

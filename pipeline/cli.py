@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import signal
 import sys
+import threading
 import traceback
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -107,28 +110,60 @@ def init(obj: Context, directory: Path) -> None:
     say(f"  then run: dangke --config {directory / 'dangke.toml'} run")
 
 
-def _print_ingest(obj: Context, report) -> None:
+def _print_ingest(obj: Context, report, summary: bool = True) -> None:
     for a in report.accepted:
-        say(f"accepted  {a.name} -> {a.lesson_id} v{a.version} [{a.category}, {a.dialect}, "
-            f"{a.duration_s:.1f} s] {a.title}")
+        version = f"v{a.version}" + (f" (supersedes v{a.supersedes})" if a.supersedes else "")
+        done = " (finished after an interrupted run)" if a.resumed else ""
+        say(f"accepted  {a.name} -> {a.lesson_id} {version} [{a.category}, {a.dialect}, "
+            f"{a.duration_s:.1f} s] {a.title}{done}")
         for w in a.warnings:
             say(f"  warning: {w}")
     for d in report.duplicates:
         say(f"duplicate {d.name}: {d.note}")
     for r in report.rejected:
-        problem(f"rejected  {r.name}: {r.reason} / {r.reason_zh} (see rejected/{r.name}.reason.txt)")
+        problem(f"rejected  {r.name}: {r.reason} / {r.reason_zh}")
+        problem(f"  what to do: {r.fix} / {r.fix_zh} (see rejected/{r.note_name})")
+    for r in report.retry:
+        problem(f"not done  {r.name}: {r.problem}")
     for w in report.waiting:
-        say(f"waiting   {w} (still being written, or a sidecar without its audio)")
-    say(f"ingest: {len(report.accepted)} accepted, {len(report.duplicates)} duplicate(s), "
-        f"{len(report.rejected)} rejected, {len(report.waiting)} waiting")
+        say(f"waiting   {w.name}: {w.why}" + (f" / {w.why_zh}" if w.why_zh else ""))
+    if summary:
+        warned = sum(1 for a in report.accepted if a.warnings)
+        say(f"ingest: {len(report.accepted)} accepted ({warned} with warnings), "
+            f"{len(report.duplicates)} duplicate(s), {len(report.rejected)} rejected, "
+            f"{len(report.waiting)} waiting" + (f", {len(report.retry)} to retry" if report.retry else "")
+            + (" (stopped early)" if report.stopped else ""))
     if report.failed:
         obj.fail()
 
 
+@contextmanager
+def _graceful_stop(what: str):
+    """First Ctrl-C (or SIGTERM) sets the yielded event: the current file finishes, then the
+    command stops. A second Ctrl-C stops at once (nothing is lost: ingest is crash-safe)."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def handler(signum, _frame):
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.set()
+        problem(f"stopping {what} after the current file (Ctrl-C again to stop at once)")
+
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+
+
 def do_ingest(obj: Context) -> None:
     from .ingest import ingest_pass
-    with obj.catalog() as cat:
-        _print_ingest(obj, ingest_pass(obj.cfg, cat))
+    with obj.catalog() as cat, _graceful_stop("ingest") as stop:
+        _print_ingest(obj, ingest_pass(obj.cfg, cat, should_stop=stop.is_set))
 
 
 def do_encode(obj: Context) -> None:
@@ -138,8 +173,10 @@ def do_encode(obj: Context) -> None:
         if sys.stderr.isatty():
             from tqdm import tqdm
             bar = tqdm(desc="encode", unit="lesson", file=sys.stderr)
-        report = encode_all(obj.cfg, cat, progress=(lambda _r: bar.update(1)) if bar else None)
-        if bar:
+        report = encode_all(obj.cfg, cat, progress=(lambda _r: bar.update(1)) if bar is not None else None,
+                            on_total=(lambda n: (setattr(bar, "total", n), bar.refresh()))
+                            if bar is not None else None)
+        if bar is not None:  # bool(tqdm) raises while its total is unknown
             bar.close()
     for note in report.notes:
         say(f"note: {note}")
@@ -206,36 +243,71 @@ def do_plan(obj: Context, quarter: Quarter) -> None:
         obj.fail()
 
 
-def do_schedule(obj: Context, first: dt.date, days: int) -> None:
+def do_schedule(obj: Context, first: dt.date, days: int, force: bool = False) -> None:
     from .schedule import run_schedule
     if days < 1:
         raise UsageError("--days must be at least 1")
     with obj.catalog() as cat:
-        report = run_schedule(obj.cfg, cat, first, days)
+        report = run_schedule(obj.cfg, cat, first, days, force=force)
     for n in report.notes:
         say(f"note: {n}")
     for p in report.problems:
         problem(f"schedule problem: {p}")
     channels = sorted({d.channel for d in report.days})
     say(f"schedule: {len(report.days)} channel-day(s) from {first} ({days} day(s)) for {', '.join(channels) or 'no channel'}")
+    if report.kept:
+        say(f"schedule: {len(report.kept)} channel-day(s) kept as published "
+            f"({', '.join(f'{c} {d}' for c, d in report.kept)}); use --force to plan them again")
     if report.failed:
         obj.fail()
 
 
-def do_publish(obj: Context, dry_run: bool) -> None:
+def do_publish(obj: Context, dry_run: bool, verify: bool = False) -> None:
     from .publish import publish
+    bar = None
+
+    def progress(p) -> None:
+        nonlocal bar
+        if bar is None:
+            from tqdm import tqdm
+            bar = tqdm(total=p.bytes_total, desc="publish", unit="B", unit_scale=True, file=sys.stderr)
+        if p.phase != "delete":
+            bar.set_postfix_str(f"{p.phase} {p.done}/{p.total}", refresh=False)
+            bar.update(p.bytes_done - bar.n)
     with obj.catalog() as cat:
-        report = publish(obj.cfg, cat, dry_run=dry_run)
+        try:
+            report = publish(obj.cfg, cat, dry_run=dry_run, verify=verify,
+                             progress=progress if sys.stderr.isatty() and not dry_run else None)
+        finally:
+            if bar is not None:
+                bar.close()
+    v = report.verify
+    if v is not None and (verify or v.missing or v.different or v.adopted):
+        say(f"verify: {v.known} object(s) in the ledger, {v.listed} in the store; {len(v.missing)} missing, "
+            f"{len(v.different)} different, {len(v.adopted)} found whole without a ledger entry")
+        for key in v.missing:
+            say(f"  missing   {key}")
+        for key in v.different:
+            say(f"  different {key}")
     if dry_run:
         for key, size in report.uploads:
             say(f"would upload {key} ({size} bytes)")
-        say(f"publish (dry run): {len(report.uploads)} object(s), {report.uploaded_bytes} bytes to "
-            f"{report.store}")
+        for key, size in report.deletes:
+            say(f"would delete {key} ({size} bytes)")
+        what = "no new generation" if report.generation is None else f"generation {report.generation}"
+        say(f"publish (dry run): {what}; {len(report.uploads)} upload(s), {report.uploaded_bytes} bytes; "
+            f"{len(report.deletes)} delete(s), {report.deleted_bytes} bytes; to {report.store}")
     elif report.generation is None:
-        say(f"publish: nothing changed; {report.store} is up to date")
+        say(f"publish: nothing changed; generation {report.previous} at {report.store} is up to date"
+            + (f"; pruned {len(report.deletes)} object(s)" if report.deletes and not report.problems else ""))
     else:
         say(f"publish: generation {report.generation} at {report.store}: {len(report.uploads)} object(s) "
-            f"uploaded ({report.uploaded_bytes} bytes), {report.unchanged} unchanged")
+            f"uploaded ({report.uploaded_bytes} bytes), {report.unchanged} unchanged, "
+            f"{len(report.deletes)} pruned ({report.deleted_bytes} bytes)")
+    for p in report.problems:
+        problem(f"publish problem: {p}")
+    if report.problems:
+        obj.fail()
 
 
 @cli.command()
@@ -246,18 +318,26 @@ def ingest(obj: Context) -> None:
 
 
 @cli.command()
-@click.option("--poll", "poll_s", type=float, default=5.0, show_default=True,
-              help="Also scan the inbox this often (seconds), for shares without file events.")
+@click.option("--poll", "poll_s", type=float, default=None,
+              help="Also scan the inbox this often (seconds; default [ingest] poll_s), for shares "
+                   "without file events.")
+@click.option("--no-events", is_flag=True, help="Do not use file events; only scan every --poll seconds.")
 @click.pass_obj
-def watch(obj: Context, poll_s: float) -> None:
+def watch(obj: Context, poll_s: float | None, no_events: bool) -> None:
     """Ingest continuously as files arrive (Ctrl-C stops)."""
     from .watch import watch_inbox
-    say(f"watching {obj.cfg.inbox} (Ctrl-C to stop)")
-    with obj.catalog() as cat:
+    poll = obj.cfg.ingest.poll_s if poll_s is None else poll_s
+    if poll <= 0:
+        raise UsageError("--poll must be a positive number of seconds")
+    say(f"watching {obj.cfg.inbox} (scan every {poll:g} s; Ctrl-C to stop)")
+    with obj.catalog() as cat, _graceful_stop("watching") as stop:
         try:
-            watch_inbox(obj.cfg, cat, poll_s, on_report=lambda r: _print_ingest(obj, r))
+            watch_inbox(obj.cfg, cat, poll, on_report=lambda r: _print_ingest(obj, r, summary=False),
+                        stop=stop, on_note=lambda n: say(f"note: {n}"), use_events=not no_events)
         except KeyboardInterrupt:
-            say("stopped")
+            say("stopped at once; the next run finishes any interrupted file")
+            return
+    say("stopped")
 
 
 @cli.command()
@@ -278,18 +358,21 @@ def plan(obj: Context, quarter: str | None) -> None:
 @cli.command()
 @click.option("--date", "date", metavar="YYYY-MM-DD", help="First day (default: today).")
 @click.option("--days", type=int, default=1, show_default=True, help="Number of days.")
+@click.option("--force", is_flag=True, help="Plan again days that were already published.")
 @click.pass_obj
-def schedule(obj: Context, date: str | None, days: int) -> None:
+def schedule(obj: Context, date: str | None, days: int, force: bool) -> None:
     """Daily broadcast schedules."""
-    do_schedule(obj, _date(date, obj.cfg), days)
+    do_schedule(obj, _date(date, obj.cfg), days, force)
 
 
 @cli.command()
-@click.option("--dry-run", is_flag=True, help="List what would be uploaded, upload nothing.")
+@click.option("--dry-run", is_flag=True, help="List what would be uploaded and deleted (with bytes); change nothing.")
+@click.option("--verify", is_flag=True, help="Check the publish ledger against the store's listing first; "
+              "upload again what is missing or different.")
 @click.pass_obj
-def publish(obj: Context, dry_run: bool) -> None:
-    """Push to the configured store, feeds and index last."""
-    do_publish(obj, dry_run)
+def publish(obj: Context, dry_run: bool, verify: bool) -> None:
+    """Push to the configured store, feeds and index last; prune old generations."""
+    do_publish(obj, dry_run, verify)
 
 
 @cli.command()

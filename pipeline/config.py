@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ConfigError
-from .models import CategoryRule, ChannelSpec, DeviceProfile, SlotSpec
+from .models import CategoryRule, ChannelSpec, ClockSpec, DeviceProfile, SlotSpec
 from .vocab import CATEGORIES, DIALECTS, accepted_categories, accepted_dialects, category_code, dialect_code
 from .vocab import GROUPS, group_code
 
@@ -52,6 +52,23 @@ class PublishSection:
     #: canned ACL for uploaded objects, e.g. "public-read"; empty = none (bucket policy)
     acl: str = ""
     timeout_s: float = 60.0
+    #: generations whose objects stay in the store (at least 2: the previous one stays whole)
+    keep_generations: int = 3
+    #: newest quarters (device manifests, broadcast days) kept published; older ones are pruned
+    keep_quarters: int = 4
+    #: parallel uploads
+    jobs: int = 8
+    #: files at least this large (MiB) are uploaded in parts of multipart_chunk_mb
+    multipart_threshold_mb: int = 64
+    multipart_chunk_mb: int = 16
+    #: checksum sent with every upload: "sha256" (x-amz-checksum-sha256), "md5" (Content-MD5,
+    #: for S3-compatible services without flexible checksums) or "none"
+    checksum: str = "sha256"
+    #: botocore retry mode ("standard" or "adaptive") and attempts per request, first included
+    retry_mode: str = "standard"
+    max_attempts: int = 5
+    #: canned ACL for devices/ (e.g. "private" when acl makes the rest public); empty = as acl
+    devices_acl: str = ""
 
 
 @dataclass(frozen=True)
@@ -66,7 +83,40 @@ class IngestSection:
     #: a file is taken once its size and mtime were stable this long (seconds)
     settle_s: float = 2.0
     #: integrated loudness below this (LUFS) is "near silent" and rejected
-    silent_below_lufs: float = -55.0
+    silent_below_lufs: float = -50.0
+    #: a file that looks cut off (shorter than its header, no end marker) waits this long
+    #: after its last change before it is rejected as truncated (seconds)
+    incomplete_wait_s: float = 600.0
+    #: `dangke watch` scans the inbox at least this often, for shares without file events (s)
+    poll_s: float = 5.0
+    #: recordings sampled below this rate (Hz) are rejected
+    min_sample_rate_hz: int = 8000
+    #: a decoded duration this much (seconds, or 0.5 % if more) short of the header's is truncation
+    truncation_tolerance_s: float = 0.5
+    #: below this loudness (LUFS) the recording is accepted with a "very quiet" warning
+    quiet_below_lufs: float = -35.0
+    #: frame levels spreading less than this (dB, 95th minus 10th percentile) are steady
+    #: noise (room tone, hum, hiss) without speech: rejected
+    min_level_spread_db: float = 5.0
+    #: frames below this level (dBFS) are silence; spans shorter than silence_min_s are pauses
+    silence_threshold_dbfs: float = -50.0
+    silence_min_s: float = 0.5
+    #: leading or trailing silence longer than this (seconds) gets a warning
+    long_silence_s: float = 10.0
+    #: more than this share of silence (0..1) gets a warning
+    mostly_silence_share: float = 0.5
+    #: more than this share of samples at full scale (0..1) gets a "clipped" warning
+    clipped_warn_share: float = 0.001
+    #: a DC offset beyond this (fraction of full scale) gets a warning
+    dc_offset_warn: float = 0.02
+    #: a channel this many dB below the other is dead: the live channel is used alone
+    dead_channel_db: float = 25.0
+    #: channel correlation below this (-1..1) means opposite phase: invert one, then mix
+    opposite_phase_below: float = -0.2
+    #: effective bandwidth below this (Hz) is telephone-band: a warning
+    narrowband_below_hz: float = 5000.0
+    #: the level drop (dB) below the speech band that ends the effective bandwidth
+    bandwidth_drop_db: float = 50.0
 
 
 @dataclass(frozen=True)
@@ -77,6 +127,12 @@ class EncodeSection:
     tolerance_lu: float = 0.5
     #: parallel encodes; 0 = number of cores
     jobs: int = 0
+    #: leading/trailing stretches with every peak below this (dBFS) are silence
+    silence_threshold_dbfs: float = -50.0
+    #: silence kept at each end (seconds); longer leading/trailing silence is trimmed
+    keep_silence_s: float = 0.5
+    #: folder of series cover images, <series>.jpg or .png ("" = no cover art)
+    covers: str = ""
 
 
 @dataclass(frozen=True)
@@ -143,6 +199,9 @@ class ScheduleSection:
     filler_min_s: float = 1.0
     #: a lesson should not air twice on one channel within this many days
     rotation_days: int = 14
+    #: also write one audio file per slot, exactly the slot's length (for controllers
+    #: that can only start one file at a time)
+    assemble: bool = True
 
 
 @dataclass(frozen=True)
@@ -151,6 +210,8 @@ class FeedsSection:
     lesson_profile: str = "player"
     author: str = ""
     owner_email: str = ""
+    #: feed artwork (<itunes:image>): a JPEG or PNG, 1400x1400 to 3000x3000 px
+    artwork: str = ""
 
 
 @dataclass(frozen=True)
@@ -209,7 +270,7 @@ class Config:
         return dt.datetime.now(self.tz).date()
 
 
-CHAIN_VERSION = "1"
+CHAIN_VERSION = "2"
 """Version of the encode chain; part of every rendition's cache key."""
 
 
@@ -252,12 +313,14 @@ def load_config(path: Path) -> Config:
         ("plan", PlanSection), ("schedule", ScheduleSection), ("feeds", FeedsSection))}
     _check_station(sections["station"], path)
     sections["plan"] = _check_plan(sections["plan"], path)
+    _check_publish(sections["publish"], path)
     profiles = _profiles(data.get("profiles", {}), path)
     rules = _rules(data.get("rules", {}), path)
     channels = _channels(data.get("channels", {}), profiles, path)
     if sections["feeds"].lesson_profile not in profiles:
         raise ConfigError(f"[feeds] lesson_profile = {sections['feeds'].lesson_profile!r} is not a "
                           "profile", path=path, fix=f"use one of: {', '.join(sorted(profiles))}")
+    _check_schedule(sections["schedule"], sections["feeds"], path)
     if dialect_code(sections["plan"].fallback_dialect) != sections["plan"].fallback_dialect:
         raise ConfigError(f"[plan] fallback_dialect = {sections['plan'].fallback_dialect!r} is "
                           "not an ISO 639-3 code we know", path=path, fix=f"use one of: {accepted_dialects()}")
@@ -322,6 +385,38 @@ def _check_plan(plan: PlanSection, path: Path) -> PlanSection:
             raise bad(f"[[plan.must_carry]] quarter = {m.quarter!r} is not YYYYQn", "e.g. quarter = \"2027Q1\"")
         must.append(dataclasses.replace(m, groups=tuple(group(g, "[[plan.must_carry]]") for g in m.groups)))
     return dataclasses.replace(plan, groups=tuple(groups), must_carry=tuple(must))
+def _check_publish(publish: PublishSection, path: Path) -> None:
+    checks = [
+        (publish.keep_generations >= 2, "keep_generations", "at least 2, so the previous generation stays whole"),
+        (publish.keep_quarters >= 1, "keep_quarters", "at least 1"),
+        (1 <= publish.jobs <= 64, "jobs", "between 1 and 64"),
+        (publish.multipart_chunk_mb >= 5, "multipart_chunk_mb", "at least 5 (the S3 minimum part size)"),
+        (publish.multipart_threshold_mb >= publish.multipart_chunk_mb, "multipart_threshold_mb",
+         "at least multipart_chunk_mb"),
+        (publish.checksum in ("sha256", "md5", "none"), "checksum", "sha256, md5 or none"),
+        (publish.retry_mode in ("standard", "adaptive", "legacy"), "retry_mode", "standard or adaptive"),
+        (1 <= publish.max_attempts <= 20, "max_attempts", "between 1 and 20"),
+        (publish.addressing_style in ("", "auto", "path", "virtual"), "addressing_style",
+         "path, virtual or auto"),
+        (publish.timeout_s > 0, "timeout_s", "a positive number of seconds"),
+    ]
+    for ok, key, want in checks:
+        if not ok:
+            raise ConfigError(f"[publish] {key} = {getattr(publish, key)!r} is out of range", path=path,
+                              fix=f"use {want}")
+
+
+def _check_schedule(schedule: ScheduleSection, feeds: FeedsSection, path: Path) -> None:
+    if not 0.1 <= schedule.filler_min_s <= 1.0:
+        raise ConfigError(f"[schedule] filler_min_s = {schedule.filler_min_s} must be between 0.1 and 1.0 "
+                          "seconds (every slot is filled to its length within 1 s)", path=path,
+                          fix="e.g. filler_min_s = 1.0")
+    if schedule.rotation_days < 1:
+        raise ConfigError(f"[schedule] rotation_days = {schedule.rotation_days} must be at least 1",
+                          path=path, fix="e.g. rotation_days = 14")
+    if feeds.artwork and Path(feeds.artwork).suffix.lower() not in (".jpg", ".jpeg", ".png"):
+        raise ConfigError(f"[feeds] artwork = {feeds.artwork!r} must be a JPEG or PNG file", path=path,
+                          fix="use a 1400x1400 to 3000x3000 px .jpg or .png (Apple Podcasts)")
 
 
 def _coerce(value: object, kind: object, where: str, path: Path) -> object:
@@ -422,41 +517,134 @@ def _rules(table: dict, path: Path) -> tuple[CategoryRule, ...]:
     return tuple(rules)
 
 
+_CHANNEL_KEYS = ("profile", "title", "filler", "intro", "outro", "slots", "clocks")
+_CLOCK_KEYS = ("title", "weekdays", "dates", "slots")
+_SLOT_KEYS = ("start", "length_s", "title", "dialects", "categories", "series", "pinned")
+_WEEKDAYS = {name: n for n, names in enumerate(
+    (("mon", "monday", "週一", "周一", "星期一"), ("tue", "tuesday", "週二", "周二", "星期二"),
+     ("wed", "wednesday", "週三", "周三", "星期三"), ("thu", "thursday", "週四", "周四", "星期四"),
+     ("fri", "friday", "週五", "周五", "星期五"), ("sat", "saturday", "週六", "周六", "星期六"),
+     ("sun", "sunday", "週日", "周日", "星期日", "星期天")), start=1) for name in names}
+
+
 def _channels(table: dict, profiles: dict[str, DeviceProfile], path: Path) -> dict[str, ChannelSpec]:
+    """``[channels.<name>]``: profile, title, filler bed, intro/outro jingles, the default
+    daily ``slots`` and the ``clocks.<variant>`` used on some weekdays or dates."""
     channels = {}
     for name, body in sorted(table.items()):
         where = f"channels.{name}"
         if not isinstance(body, dict):
             raise ConfigError(f"[{where}] must be a table", path=path, fix="")
-        unknown = set(body) - {"profile", "slots", "filler", "title"}
+        unknown = set(body) - set(_CHANNEL_KEYS)
         if unknown:
             raise ConfigError(f"unknown key {sorted(unknown)[0]!r} in [{where}]", path=path,
-                              fix="known keys: profile, title, filler, slots")
+                              fix=f"known keys: {', '.join(_CHANNEL_KEYS)}")
         profile = body.get("profile")
         if profile not in profiles:
             raise ConfigError(f"[{where}] profile = {profile!r} is not a profile", path=path,
                               fix=f"use one of: {', '.join(sorted(profiles))}")
-        slots = tuple(_slot(s, f"{where}.slots #{i + 1}", path)
-                      for i, s in enumerate(body.get("slots", [])))
+        for key in ("title", "filler", "intro", "outro"):
+            if key in body and not isinstance(body[key], str):
+                raise ConfigError(f"[{where}] {key} must be text", path=path, fix=f'e.g. {key} = "..."')
+        slots = _slots(body.get("slots", []), f"{where}.slots", path)
         if not slots:
             raise ConfigError(f"[{where}] has no slots", path=path,
                               fix="add [[channels.<name>.slots]] with start and length_s")
+        clocks = body.get("clocks", {})
+        if not isinstance(clocks, dict):
+            raise ConfigError(f"[{where}.clocks] must be a table of clocks", path=path,
+                              fix=f"write [{where}.clocks.sunday] with weekdays and slots")
+        variants = tuple(_clock(cname, cbody, f"{where}.clocks.{cname}", path)
+                         for cname, cbody in sorted(clocks.items()))
+        _check_clock_overlap(variants, where, path)
         channels[name] = ChannelSpec(name=name, profile=profile, slots=slots,
                                      filler=body.get("filler") or None,
-                                     title=str(body.get("title", name)))
+                                     title=str(body.get("title", name)),
+                                     intro=body.get("intro") or None, outro=body.get("outro") or None,
+                                     clocks=variants)
     return channels
 
 
+def _clock(name: str, body: object, where: str, path: Path) -> ClockSpec:
+    if name == "daily":
+        raise ConfigError(f"[{where}]: the name 'daily' is reserved for the channel's own slots",
+                          path=path, fix="choose another name, e.g. sunday or national-day")
+    if not isinstance(body, dict) or set(body) - set(_CLOCK_KEYS):
+        raise ConfigError(f"[{where}] takes {', '.join(_CLOCK_KEYS)}", path=path, fix="")
+    weekdays = []
+    for w in body.get("weekdays", []):
+        n = _WEEKDAYS.get(str(w).strip().lower())
+        if n is None:
+            raise ConfigError(f"[{where}] weekdays: {w!r} is not a weekday", path=path,
+                              fix="use mon, tue, wed, thu, fri, sat, sun")
+        weekdays.append(n)
+    dates = []
+    for d in body.get("dates", []):
+        text = str(d).strip()
+        try:
+            dt.date.fromisoformat(text if len(text) == 10 else f"2000-{text}")
+            if len(text) not in (5, 10):
+                raise ValueError(text)
+        except ValueError as exc:
+            raise ConfigError(f"[{where}] dates: {d!r} is not MM-DD or YYYY-MM-DD", path=path,
+                              fix='e.g. dates = ["07-01", "2027-10-01"]') from exc
+        dates.append(text)
+    if not weekdays and not dates:
+        raise ConfigError(f"[{where}] applies to no day", path=path,
+                          fix='add weekdays = ["sun"] or dates = ["07-01"]')
+    slots = _slots(body.get("slots", []), f"{where}.slots", path)
+    if not slots:
+        raise ConfigError(f"[{where}] has no slots", path=path, fix=f"add [[{where}.slots]]")
+    title = body.get("title", "")
+    if not isinstance(title, str):
+        raise ConfigError(f"[{where}] title must be text", path=path, fix="")
+    return ClockSpec(name=name, slots=slots, title=title, weekdays=tuple(sorted(set(weekdays))),
+                     dates=tuple(sorted(set(dates))))
+
+
+def _check_clock_overlap(clocks: tuple[ClockSpec, ...], where: str, path: Path) -> None:
+    seen: dict[object, str] = {}
+    for clock in clocks:
+        for day in (*clock.weekdays, *clock.dates):
+            if day in seen:
+                raise ConfigError(f"[{where}.clocks] {day!r} is in both {seen[day]} and {clock.name}",
+                                  path=path, fix="give each weekday or date to one clock only")
+            seen[day] = clock.name
+
+
+def _slots(items: object, where: str, path: Path) -> tuple[SlotSpec, ...]:
+    """Slots of one clock, in start order; they may not overlap or run past midnight."""
+    if not isinstance(items, list):
+        raise ConfigError(f"[[{where}]] must be an array of tables", path=path, fix="")
+    slots = sorted((_slot(s, f"{where} #{i + 1}", path) for i, s in enumerate(items)),
+                   key=lambda s: s.start)
+    for a, b in zip(slots, slots[1:]):
+        if _seconds(a.start) + a.length_s > _seconds(b.start):
+            raise ConfigError(f"{where}: the {a.start:%H:%M} slot ({a.length_s:g} s) overlaps the "
+                              f"{b.start:%H:%M} slot", path=path, fix="shorten it or move the next slot")
+    if slots and _seconds(slots[-1].start) + slots[-1].length_s > 86400:
+        raise ConfigError(f"{where}: the {slots[-1].start:%H:%M} slot runs past midnight", path=path,
+                          fix="end every slot by 24:00")
+    return tuple(slots)
+
+
+def _seconds(t: dt.time) -> float:
+    return t.hour * 3600 + t.minute * 60 + t.second + t.microsecond / 1e6
+
+
 def _slot(body: object, where: str, path: Path) -> SlotSpec:
-    if not isinstance(body, dict) or set(body) - {"start", "length_s", "dialects", "categories"}:
-        raise ConfigError(f"{where}: takes start, length_s, dialects, categories", path=path, fix="")
+    if not isinstance(body, dict) or set(body) - set(_SLOT_KEYS):
+        raise ConfigError(f"{where}: takes {', '.join(_SLOT_KEYS)}", path=path, fix="")
     try:
         start = dt.time.fromisoformat(str(body.get("start")))
     except ValueError as exc:
         raise ConfigError(f"{where}: start = {body.get('start')!r} is not HH:MM", path=path,
                           fix="e.g. start = \"06:30\"") from exc
+    if start.tzinfo is not None:
+        raise ConfigError(f"{where}: start is local time without an offset", path=path,
+                          fix="the station's [station] timezone applies")
     length = body.get("length_s")
-    if not isinstance(length, (int, float)) or length <= 0:
+    if not isinstance(length, (int, float)) or isinstance(length, bool) or length <= 0:
         raise ConfigError(f"{where}: length_s must be a positive number of seconds", path=path, fix="")
     dialects, categories = [], []
     for d in body.get("dialects", []):
@@ -469,8 +657,15 @@ def _slot(body: object, where: str, path: Path) -> SlotSpec:
             raise ConfigError(f"{where}: unknown category {c!r}", path=path,
                               fix=f"use one of: {accepted_categories()}")
         categories.append(category_code(str(c)))
+    title, series, pinned = body.get("title", ""), body.get("series", ""), body.get("pinned", [])
+    if not isinstance(title, str) or not isinstance(series, str):
+        raise ConfigError(f"{where}: title and series must be text", path=path, fix="")
+    if not isinstance(pinned, list) or not all(isinstance(p, str) and p.strip() for p in pinned):
+        raise ConfigError(f"{where}: pinned must be a list of lesson ids", path=path,
+                          fix='e.g. pinned = ["dj-2027-0701"]')
     return SlotSpec(start=start, length_s=float(length), dialects=tuple(dialects),
-                    categories=tuple(categories))
+                    categories=tuple(categories), title=title.strip(), series=series.strip(),
+                    pinned=tuple(p.strip() for p in pinned))
 
 
 __all__ = ["Config", "load_config", "find_config", "profile_hash", "CHAIN_VERSION",

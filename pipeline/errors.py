@@ -58,3 +58,8 @@ class ToolError(DangkeError):
 
 class StoreError(DangkeError):
     """The publish target could not be read or written."""
+
+
+class ToolInterrupted(ToolError):
+    """An external tool was stopped by a signal (Ctrl-C, kill, out of memory): nothing is
+    known about the file, so it is tried again rather than rejected."""

@@ -14,11 +14,12 @@ from urllib.parse import quote
 from .models import BroadcastDay, DevicePlaylist
 from .vocab import CATEGORIES
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff\ud800-\udfff]")
 
 
 def clean_text(text: str) -> str:
-    """Text without control characters (BR-23), single-line, trimmed."""
+    """Text without control characters (BR-23) or anything else XML 1.0 cannot carry
+    (lone surrogates, U+FFFE, U+FFFF), single-line, trimmed."""
     return _CONTROL.sub("", text).replace("\r", " ").replace("\n", " ").strip()
 
 
@@ -58,17 +59,35 @@ def schedule(day: BroadcastDay) -> bytes:
             out.update(lesson_id=a.lesson_id, category=a.category)
         out.update(title=clean_text(a.title), key=a.key, sha256=a.sha256)
         return out
+    def slot(s) -> dict:
+        out = {"start": s.start.isoformat(), "end": s.end.isoformat(), "items": [item(a) for a in s.items]}
+        if s.title:
+            out["title"] = clean_text(s.title)
+        if s.series:
+            out["series"] = clean_text(s.series)
+        if s.key:
+            out.update(key=s.key, sha256=s.sha256, bytes=s.bytes)
+        return out
     body = {"channel": day.channel, "date": day.date.isoformat(), "timezone": day.timezone,
-            "slots": [{"start": s.start.isoformat(), "end": s.end.isoformat(),
-                       "items": [item(a) for a in s.items]} for s in day.slots]}
+            "clock": day.clock, "slots": [slot(s) for s in day.slots]}
+    if day.clock_title:
+        body["clock_title"] = clean_text(day.clock_title)
     if day.notes:
         body["notes"] = list(day.notes)
     return _json(body)
 
 
 def url(base_url: str, key: str) -> str:
-    """The public URL of a store key: ``base_url`` + the percent-encoded key (RFC 3986)."""
-    return base_url + quote(key, safe="/")
+    """The public URL of a store key: ``base_url`` + the key, percent-encoded (RFC 3986
+    §2.1; BR-27: spaces and CJK in a base URL or a key never reach a feed raw). Escapes
+    already in ``base_url`` are kept."""
+    return quote(base_url, safe=":/?#[]@!$&'()*+,;=%~") + quote(key, safe="/")
+
+
+def airing_guid(channel: str, start_iso: str, sha256: str | None) -> str:
+    """The stable id of one airing: channel, air start and the audio's sha256 (so a
+    re-planned airing with other audio is a new item). Used by feeds and calendars."""
+    return f"dangke-airing:{channel}:{start_iso}:{(sha256 or '-')[:16]}"
 
 
 def schedule_m3u8(day: BroadcastDay, base_url: str) -> bytes:

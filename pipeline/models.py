@@ -267,6 +267,28 @@ class SlotSpec:
     length_s: float
     dialects: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
+    #: shown in schedules and feeds, e.g. "晨間黨課"
+    title: str = ""
+    #: bound series: the newest valid episode airs first in this slot every day
+    series: str = ""
+    #: lesson ids that air first in this slot, in this order (special days)
+    pinned: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ClockSpec:
+    """A variant of a channel's daily clock, used on some weekdays or dates.
+
+    ``weekdays`` are ISO numbers (1 = Monday ... 7 = Sunday); ``dates`` are ``MM-DD``
+    (every year) or ``YYYY-MM-DD`` (one day). A date match wins over a weekday match,
+    which wins over the channel's default slots.
+    """
+
+    name: str
+    slots: tuple[SlotSpec, ...]
+    title: str = ""
+    weekdays: tuple[int, ...] = ()
+    dates: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -278,6 +300,11 @@ class ChannelSpec:
     slots: tuple[SlotSpec, ...]
     filler: str | None = None
     title: str = ""
+    #: jingles (paths as in the config) played at the start and the end of every slot
+    intro: str | None = None
+    outro: str | None = None
+    #: weekday and date variants of the daily clock
+    clocks: tuple[ClockSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -304,6 +331,12 @@ class SlotPlan:
     start: dt.datetime
     end: dt.datetime
     items: tuple[Airing, ...]
+    title: str = ""
+    series: str = ""
+    #: the assembled audio of the whole slot (exactly its length), once rendered
+    key: str | None = None
+    sha256: str | None = None
+    bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -315,6 +348,9 @@ class BroadcastDay:
     timezone: str
     slots: tuple[SlotPlan, ...]
     notes: tuple[str, ...] = field(default=())
+    #: the clock used (``daily`` or a variant's name) and its title
+    clock: str = "daily"
+    clock_title: str = ""
 
 
 @dataclass(frozen=True)

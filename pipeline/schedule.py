@@ -1,10 +1,16 @@
 """The schedule stage: daily broadcast schedules of every channel into the staging tree.
 
-For each channel and local date: the pure scheduler (:mod:`playlists.broadcast`) picks
-lessons from the channel profile's renditions, remembering what aired recently (catalog
-``airings``); fillers get their exact-length audio rendered from the channel's bed; the
-day is checked independently and written as ``build/broadcast/<channel>/<date>.json``
-and ``.m3u8``.
+For each channel: the intro and outro jingles are rendered for the channel's profile
+(loudness-normalized like any rendition); the pure scheduler
+(:mod:`playlists.broadcast`) plans the days from that profile's renditions, knowing what
+is already on the channel (catalog ``airings``: rotation, series order, the weekly
+rule); fillers get their exact-length audio from the channel's bed; each slot is joined
+into one file of exactly its length; the day is checked independently and written as
+``build/broadcast/<channel>/<date>.json``, ``.m3u8`` and ``.ics``, and the channel's
+``calendar.ics`` (every scheduled day) is rebuilt.
+
+A day already published (in the publish ledger, with its staged file) is kept as it is
+unless ``force``: broadcasters may have fetched it.
 """
 
 from __future__ import annotations
@@ -13,23 +19,32 @@ import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
-from playlists.broadcast import ScheduleSettings, check_day, schedule_day
+from playlists.broadcast import (ChannelPlan, Jingle, PastAiring, ScheduleSettings, check_day, ms_exact,
+                                 schedule_channel)
 
-from . import layout
+from . import ical, layout
 from .catalog import Catalog
 from .config import Config
 from .encode import filler_rendition
+from .encode.assemble import asset_rendition, slot_rendition
 from .errors import DangkeError
 from .fsutil import write_atomic
-from .models import BroadcastDay, ChannelSpec
+from .models import BroadcastDay, ChannelSpec, Rendition, Track
 from .plan import tracks
+
+INTRO_TITLE = "片頭 intro"
+OUTRO_TITLE = "片尾 outro"
 
 
 @dataclass(frozen=True)
 class ScheduleReport:
+    """Days planned now, days kept because they were already published, problems (a
+    day could not be made) and notes (repeats, rule shortfalls, pinned lessons missing)."""
+
     days: tuple[BroadcastDay, ...]
     problems: tuple[str, ...]
     notes: tuple[str, ...]
+    kept: tuple[tuple[str, dt.date], ...] = ()
 
     @property
     def failed(self) -> bool:
@@ -37,51 +52,132 @@ class ScheduleReport:
 
 
 def settings(cfg: Config, channel: ChannelSpec) -> ScheduleSettings:
+    """The scheduler's settings for ``channel`` (no bed: remainders stay silent)."""
     return ScheduleSettings(rules=cfg.rules, timezone=cfg.station.timezone,
                             rotation_days=cfg.schedule.rotation_days,
                             filler_min_s=cfg.schedule.filler_min_s if channel.filler else float("inf"),
                             work_limit=cfg.plan.solver_seconds)
 
 
-def _with_fillers(cfg: Config, catalog: Catalog, channel: ChannelSpec, day: BroadcastDay) -> BroadcastDay:
+def jingles(cfg: Config, catalog: Catalog, channel: ChannelSpec) -> tuple[Jingle | None, Jingle | None]:
+    """The channel's intro and outro, rendered for its profile.
+
+    Raises:
+        DangkeError: a jingle file is missing or cannot be rendered.
+    """
+    out = []
+    for path, title in ((channel.intro, INTRO_TITLE), (channel.outro, OUTRO_TITLE)):
+        if not path:
+            out.append(None)
+            continue
+        r = asset_rendition(cfg, catalog, cfg.resolve(path), channel.profile, title)
+        out.append(Jingle(title=title, duration_s=r.duration_s, key=r.key, sha256=r.sha256))
+    return out[0], out[1]
+
+
+def history(catalog: Catalog, channel: str, pool: list[Track], skip: set[dt.date]) -> list[PastAiring]:
+    """What is on ``channel`` outside the days being planned (``skip``), with each
+    lesson's category and duration (of the channel profile's rendition when there is
+    one)."""
+    by_id = {t.lesson_id: (t.category, t.duration_s) for t in pool}
+    for lesson in catalog.lessons(include_superseded=True):
+        by_id.setdefault(lesson.lesson_id, (lesson.category, lesson.duration_s))
+    out = []
+    for date, start, lesson_id in catalog.channel_airings(channel):
+        if date in skip:
+            continue
+        category, seconds = by_id.get(lesson_id, ("other", 0.0))
+        out.append(PastAiring(date, lesson_id, dt.datetime.fromisoformat(start), category, seconds))
+    return out
+
+
+def _with_audio(cfg: Config, catalog: Catalog, channel: ChannelSpec, day: BroadcastDay,
+                renditions: dict[str, Rendition]) -> BroadcastDay:
+    """Fillers rendered from the bed; each slot joined into one file (``[schedule] assemble``)."""
     slots = []
     for slot in day.slots:
         items = []
         for a in slot.items:
             if a.kind == "filler":
-                r = filler_rendition(cfg, catalog, cfg.resolve(channel.filler), channel.profile, a.duration_s)
-                a = dataclasses.replace(a, key=r.key, sha256=r.sha256, duration_s=round(r.duration_s, 3))
+                r = filler_rendition(cfg, catalog, cfg.resolve(channel.filler or ""), channel.profile, a.duration_s)
+                renditions[r.key] = r
+                a = dataclasses.replace(a, key=r.key, sha256=r.sha256)
             items.append(a)
-        slots.append(dataclasses.replace(slot, items=tuple(items)))
+        slot = dataclasses.replace(slot, items=tuple(items))
+        if cfg.schedule.assemble and items:
+            parts = [(renditions[a.key], ms_exact(a.duration_s)) for a in items if a.key]
+            title = f"{channel.title} {slot.start:%Y-%m-%d %H:%M} {slot.title}".strip()
+            made = slot_rendition(cfg, catalog, channel.profile, parts,
+                                  ms_exact((slot.end - slot.start).total_seconds()), title,
+                                  f"slot {channel.name} {slot.start:%Y-%m-%dT%H:%M}")
+            slot = dataclasses.replace(slot, key=made.key, sha256=made.sha256, bytes=made.bytes)
+        slots.append(slot)
     return dataclasses.replace(day, slots=tuple(slots))
 
 
-def run_schedule(cfg: Config, catalog: Catalog, first: dt.date, days: int) -> ScheduleReport:
-    """Schedule ``days`` days from ``first`` for every channel and write the staging tree."""
-    out, problems, notes = [], [], []
+def _write(cfg: Config, channel: ChannelSpec, day: BroadcastDay) -> None:
+    folder = cfg.build / "broadcast" / channel.name
+    stem = day.date.isoformat()
+    write_atomic(folder / f"{stem}.json", layout.schedule(day))
+    write_atomic(folder / f"{stem}.m3u8", layout.schedule_m3u8(day, cfg.station.base_url))
+    write_atomic(folder / f"{stem}.ics", ical.day_calendar(day, channel.title or channel.name,
+                                                           cfg.station.base_url))
+
+
+def _calendar(cfg: Config, channel: ChannelSpec) -> None:
+    folder = cfg.build / "broadcast" / channel.name
+    days = sorted(p for p in folder.glob("????-??-??.ics"))
+    if days:
+        data = ical.merge_calendars((p.read_bytes() for p in days), channel.title or channel.name,
+                                    cfg.station.timezone)
+        write_atomic(folder / "calendar.ics", data)
+
+
+def run_schedule(cfg: Config, catalog: Catalog, first: dt.date, days: int, force: bool = False) -> ScheduleReport:
+    """Schedule ``days`` days from ``first`` for every channel and write the staging tree.
+
+    Days already published are kept unless ``force``. A channel whose jingles cannot be
+    rendered, or a day whose audio cannot be made or that fails the independent check,
+    is reported in ``problems`` and not written; the rest is still done.
+    """
+    out, problems, notes, kept_days = [], [], [], []
+    published = catalog.published_keys()
+    dates = [first + dt.timedelta(days=n) for n in range(days)]
     for name in sorted(cfg.channels):
         channel = cfg.channels[name]
+        folder = cfg.build / "broadcast" / name
+        kept = {d for d in dates if not force and f"broadcast/{name}/{d.isoformat()}.json" in published
+                and (folder / f"{d.isoformat()}.json").is_file()}
+        kept_days += [(name, d) for d in sorted(kept)]
+        free = [d for d in dates if d not in kept]
+        if not free:
+            continue
+        try:
+            intro, outro = jingles(cfg, catalog, channel)
+        except DangkeError as exc:
+            problems.append(f"{name}: {exc}")
+            continue
         pool = tracks(cfg, catalog, channel.profile)
-        rules = settings(cfg, channel)
-        for n in range(days):
-            date = first + dt.timedelta(days=n)
-            day = schedule_day(channel, date, pool, catalog.airings_before(name, date, rules.rotation_days), rules)
+        plan: ChannelPlan = schedule_channel(channel, free, pool, history(catalog, name, pool, set(free)),
+                                             settings(cfg, channel), intro, outro)
+        notes.extend(plan.notes)
+        renditions = {r.key: r for r in catalog.renditions()}
+        for day in plan.days:
             try:
-                day = _with_fillers(cfg, catalog, channel, day)
+                day = _with_audio(cfg, catalog, channel, day, renditions)
             except DangkeError as exc:
-                problems.append(f"{name} {date}: {exc}")
+                problems.append(f"{name} {day.date}: {exc}")
                 continue
             broken = check_day(day)
             if broken:
-                problems.append(f"{name} {date}: " + "; ".join(broken))
+                problems.append(f"{name} {day.date}: " + "; ".join(broken))
                 continue
-            folder = cfg.build / "broadcast" / name
-            write_atomic(folder / f"{date.isoformat()}.json", layout.schedule(day))
-            write_atomic(folder / f"{date.isoformat()}.m3u8", layout.schedule_m3u8(day, cfg.station.base_url))
-            catalog.replace_airings(name, date, [(a.start.isoformat(), a.lesson_id) for s in day.slots
-                                                 for a in s.items if a.kind == "lesson"])
+            _write(cfg, channel, day)
+            catalog.replace_airings(name, day.date, [(a.start.isoformat(), a.lesson_id) for s in day.slots
+                                                     for a in s.items if a.kind == "lesson"])
             notes.extend(day.notes)
             out.append(day)
+        _calendar(cfg, channel)
     for p in problems:
         catalog.log("schedule", "error", "", p)
-    return ScheduleReport(tuple(out), tuple(problems), tuple(notes))
+    return ScheduleReport(tuple(out), tuple(problems), tuple(notes), tuple(kept_days))

@@ -282,3 +282,84 @@ def select(problem: Selection) -> Selected | None:
     chosen = tuple(c.key for c, x in zip(cands, xs) if solver.value(x))
     return Selected(chosen, int(round(solver.objective_value)), status == cp_model.OPTIMAL,
                     solver.value(short) if short is not None else 0, solver.value(lack) if lack is not None else 0)
+def solve_ranked(items: Sequence[Item], bin_lengths: Sequence[int | None], rules: Sequence[ShareRule],
+                 objectives: Sequence[dict[str, int]], slack: Sequence[int] = (),
+                 base: dict[str, int] | None = None, work_limit: float = 10.0,
+                 balance: bool = False, gaps: Sequence[int] = ()) -> dict[str, int] | None:
+    """Choose items and their bins under lexicographic objectives.
+
+    Each item goes to at most one of its bins; each bin's items fit its length. Share
+    rules count ``base`` too: lengths per category already chosen elsewhere (e.g. the
+    earlier days of a broadcast week), so ``10000 * (inside + base inside) >= basis
+    points * (total + base total)``.
+
+    ``objectives`` are per-item weights (missing keys weigh 0), maximised in order: after
+    objective k reaches its best value v_k, the next ones keep ``sum >= v_k - slack[k]``.
+    Each phase gets an equal share of ``work_limit`` (CP-SAT deterministic time) and
+    starts from the previous phase's solution. With ``balance``, a last phase spreads
+    the chosen items over the bins, minimising the largest unfilled share of a bin
+    (per mille). ``gaps[k]`` lets phase k stop once its value is that close to the best
+    possible (CP-SAT ``absolute_gap_limit``): packing problems rarely prove optimality
+    quickly, and a few hundred milliseconds of a slot do not matter. Deterministic: one
+    worker, fixed seed.
+
+    Returns:
+        ``{item key: bin index}`` of the best selection found, or None when none exists
+        (the rules cannot be met).
+    """
+    items = sorted(items, key=lambda i: i.key)
+    base = base or {}
+    model = cp_model.CpModel()
+    x = {}
+    for n, it in enumerate(items):
+        for b in it.bins:
+            x[n, b] = model.NewBoolVar(f"x{n}_{b}")
+        if len(it.bins) > 1:
+            model.AddAtMostOne(x[n, b] for b in it.bins)
+    for b, limit in enumerate(bin_lengths):
+        if limit is not None:
+            model.Add(sum(items[n].length * v for (n, bb), v in x.items() if bb == b) <= limit)
+    total = sum(items[n].length * v for (n, _), v in x.items())
+    base_total = sum(base.values())
+    for rule in rules:
+        inside = sum(items[n].length * v for (n, _), v in x.items() if items[n].category in rule.categories)
+        base_inside = sum(v for c, v in base.items() if c in rule.categories)
+        model.Add(10000 * (inside + base_inside) >= rule.basis_points * (total + base_total))
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.random_seed = 7
+    phases = list(objectives) or [{}]
+    solver.parameters.max_deterministic_time = work_limit / (len(phases) + balance)
+    chosen: dict[tuple[int, int], int] | None = None
+    for k, weights in enumerate(phases):
+        expr = sum(weights.get(items[n].key, 0) * v for (n, _), v in x.items())
+        model.Maximize(expr)
+        solver.parameters.absolute_gap_limit = float(gaps[k]) if k < len(gaps) else 0.0
+        if chosen is not None:
+            model.ClearHints()
+            for key, v in x.items():
+                model.AddHint(v, chosen[key])
+        status = solver.Solve(model)
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            if chosen is None:
+                return None
+            break
+        chosen = {key: int(solver.Value(v)) for key, v in x.items()}
+        best = sum(weights.get(items[n].key, 0) * chosen[n, b] for (n, b) in x)
+        if not isinstance(expr, int):
+            model.Add(expr >= best - (slack[k] if k < len(slack) else 0))
+    assert chosen is not None
+    if balance and x:
+        worst = model.NewIntVar(0, 1000, "worst_unfilled")
+        for b, limit in enumerate(bin_lengths):
+            if limit:
+                fill = sum(items[n].length * v for (n, bb), v in x.items() if bb == b)
+                model.Add(worst * limit >= 1000 * (limit - fill))
+        model.Minimize(worst)
+        solver.parameters.absolute_gap_limit = 1.0
+        model.ClearHints()
+        for key, v in x.items():
+            model.AddHint(v, chosen[key])
+        if solver.Solve(model) in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            chosen = {key: int(solver.Value(v)) for key, v in x.items()}
+    return {items[n].key: b for (n, b), v in chosen.items() if v}

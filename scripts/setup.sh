@@ -13,6 +13,11 @@ command -v mcopy >/dev/null 2>&1 || need="$need mtools"
 command -v fatsort >/dev/null 2>&1 || need="$need fatsort"
 command -v python3 >/dev/null 2>&1 || need="$need python3"
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need="$need python3-venv"
+# AMR encoder libraries: the tests make AMR-NB/WB phone recordings with them (Debian's
+# ffmpeg decodes AMR but cannot encode it)
+for pkg in libopencore-amrnb0 libvo-amrwbenc0; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
+done
 if [ -n "$need" ]; then
   echo "installing system packages:$need"
   export DEBIAN_FRONTEND=noninteractive
@@ -24,4 +29,4 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e '.[test]'
+.venv/bin/python -m pip install -q -e '.[test,bench]'

@@ -170,7 +170,8 @@ def test_schedules_fill_their_slots_without_overrun(published):
                 else:
                     assert "lesson_id" not in i
         m3u8 = (f.with_suffix(".m3u8")).read_text(encoding="utf-8")
-        assert m3u8.startswith("#EXTM3U") and "https://media.example.org/dangke/audio/broadcast/" in m3u8
+        profile = {"county-fm": "broadcast", "village-speakers": "loudspeaker"}[doc["channel"]]
+        assert m3u8.startswith("#EXTM3U") and f"https://media.example.org/dangke/audio/{profile}/" in m3u8
 
 
 def test_second_run_encodes_nothing_and_rewrites_nothing(published):

@@ -19,11 +19,11 @@ from typing import Callable, Iterable
 from ..catalog import Catalog
 from ..config import Config, profile_hash
 from ..media import bext, tags
-from ..media.ffmpeg import Measurement
+from ..media.meter import Loudness
 from ..models import DeviceProfile, Lesson, Rendition
 from ..vocab import CATEGORY_NAMES_ZH
 from . import chain
-from .render import JobResult, SourceJob, Target, relative, render_job
+from .render import JobResult, Settings, SourceJob, Target, relative, render_job
 
 
 @dataclass(frozen=True)
@@ -47,30 +47,49 @@ def rendition_path(cfg: Config, key: str, profile: DeviceProfile, phash: str) ->
     return cfg.library / "renditions" / profile.name / safe[:2] / f"{safe}-{phash}.{profile.extension}"
 
 
-def lesson_tagger(profile: DeviceProfile, lesson: Lesson) -> Callable[[Path, Measurement], None] | None:
+def cover_for(cfg: Config, series: str) -> Path | None:
+    """The series' cover image, ``<[encode] covers>/<series>.jpg`` (or ``.png``), if any."""
+    if not series or not cfg.encode.covers:
+        return None
+    folder = cfg.resolve(cfg.encode.covers)
+    for ext in ("jpg", "jpeg", "png"):
+        candidate = folder / f"{series}.{ext}"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def lesson_tagger(profile: DeviceProfile, lesson: Lesson,
+                  cover: Path | None = None) -> Callable[[Path, Loudness], None] | None:
     """The tag writer for a lesson's rendition in ``profile`` (None: no tags)."""
+    tag_set = tags.TagSet(title=lesson.title, artist=lesson.speaker, album=lesson.series,
+                          genre=CATEGORY_NAMES_ZH.get(lesson.category, lesson.category),
+                          language=lesson.dialect, comment=lesson.description,
+                          lesson_id=lesson.lesson_id,
+                          track=str(lesson.episode) if lesson.episode else "",
+                          cover=cover.read_bytes() if cover is not None else b"",
+                          cover_mime="image/png" if cover is not None and cover.suffix == ".png" else "image/jpeg")
     if profile.tags == "id3v2.3":
-        tag_set = tags.TagSet(title=lesson.title, artist=lesson.speaker, album=lesson.series,
-                              genre=CATEGORY_NAMES_ZH.get(lesson.category, lesson.category),
-                              language=lesson.dialect, comment=lesson.description,
-                              lesson_id=lesson.lesson_id,
-                              track=str(lesson.episode) if lesson.episode else "")
         return lambda path, _m: tags.write_id3v23(path, tag_set, profile.id3v1)
     if profile.tags == "bext":
         desc = f"dangke {lesson.lesson_id} {lesson.category} {lesson.dialect}"
         return lambda path, m: _bext(path, m, desc, lesson.lesson_id)
     if profile.tags == "mp4":
-        tag_set = tags.TagSet(title=lesson.title, artist=lesson.speaker, album=lesson.series,
-                              genre=CATEGORY_NAMES_ZH.get(lesson.category, lesson.category),
-                              language=lesson.dialect, comment=lesson.description,
-                              lesson_id=lesson.lesson_id)
         return lambda path, _m: tags.write_mp4(path, tag_set)
     return None
 
 
-def _bext(path: Path, m: Measurement, description: str, reference: str) -> None:
-    bext.write_loudness(path, m.loudness.integrated_lufs, m.loudness.lra_lu, m.loudness.true_peak_dbtp,
+def _bext(path: Path, m: Loudness, description: str, reference: str) -> None:
+    bext.write_loudness(path, m.integrated_lufs, m.lra_lu, m.true_peak_dbtp,
+                        max_momentary_lufs=m.max_momentary_lufs, max_short_term_lufs=m.max_short_term_lufs,
                         description=description, reference=reference)
+
+
+def settings(cfg: Config) -> Settings:
+    """The render settings of ``[encode]``."""
+    e = cfg.encode
+    return Settings(max_gain_db=e.max_gain_db, tolerance_lu=e.tolerance_lu,
+                    silence_threshold_dbfs=e.silence_threshold_dbfs, keep_silence_s=e.keep_silence_s)
 
 
 def lesson_jobs(cfg: Config, catalog: Catalog, lessons: Iterable[Lesson],
@@ -90,13 +109,22 @@ def lesson_jobs(cfg: Config, catalog: Catalog, lessons: Iterable[Lesson],
                 continue
             targets.append(Target(profile=p, profile_hash=ph,
                                   dest=rendition_path(cfg, lesson.source_sha256, p, ph),
-                                  tag=lesson_tagger(p, lesson), title=lesson.title))
+                                  tag=lesson_tagger(p, lesson, cover_for(cfg, lesson.series)),
+                                  title=lesson.title))
         if targets:
             jobs.append(SourceJob(key=lesson.source_sha256, path=cfg.library / src["path"],
-                                  prepare=chain.prepare(findings.get("channel_mode", "mix")),
+                                  prepare=chain.prepare(_channel_mode(findings)),
                                   duration_s=lesson.duration_s, targets=tuple(targets),
                                   label=lesson.lesson_id))
     return jobs, cached
+
+
+def _channel_mode(findings: dict) -> str:
+    """The ingest decision on channels (``findings["channel_mode"]``); a mono source is
+    always ``mono`` (a mix formula would halve it)."""
+    if findings.get("channels") == 1:
+        return "mono"
+    return str(findings.get("channel_mode") or "mix")
 
 
 def run_jobs(cfg: Config, catalog: Catalog, jobs: list[SourceJob],
@@ -107,7 +135,7 @@ def run_jobs(cfg: Config, catalog: Catalog, jobs: list[SourceJob],
     errors: list[tuple[str, str, str]] = []
     notes: list[str] = []
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = [pool.submit(render_job, j, cfg.encode.max_gain_db, cfg.encode.tolerance_lu) for j in jobs]
+        futures = [pool.submit(render_job, j, settings(cfg)) for j in jobs]
         for fut in as_completed(futures):
             result = fut.result()
             for r in result.renditions:
@@ -124,9 +152,15 @@ def run_jobs(cfg: Config, catalog: Catalog, jobs: list[SourceJob],
 
 
 def encode_all(cfg: Config, catalog: Catalog,
-               progress: Callable[[JobResult], None] | None = None) -> EncodeReport:
-    """Render every current lesson for every configured profile that lacks it."""
+               progress: Callable[[JobResult], None] | None = None,
+               on_total: Callable[[int], None] | None = None) -> EncodeReport:
+    """Render every current lesson for every configured profile that lacks it.
+
+    ``on_total`` is told how many lessons need work before it starts; ``progress`` is
+    called as each lesson finishes (for a progress bar)."""
     jobs, cached = lesson_jobs(cfg, catalog, catalog.lessons(), cfg.profiles.values())
+    if on_total is not None:
+        on_total(len(jobs))
     made, errors, notes = run_jobs(cfg, catalog, jobs, progress)
     return EncodeReport(made=tuple(made), cached=cached, errors=tuple(sorted(errors)), notes=tuple(sorted(notes)))
 
@@ -138,12 +172,12 @@ def current_rendition(cfg: Config, catalog: Catalog, source_key: str, profile: s
 
 
 def bed_filters(duration_s: float, bed_duration_s: float, rate: int) -> tuple:
-    """Filters that turn a bed into a filler of exactly ``duration_s``: mono at the
-    output rate, looped, cut to length at the sample, faded in and out."""
+    """Filters that turn a bed into a filler of exactly ``duration_s``: mono at the bed's
+    own ``rate``, looped, cut to length at the sample, faded in and out."""
     from ..media.ffmpeg import Filter
 
     fade = round(min(2.0, duration_s / 4), 3)
-    return (Filter.of("aformat", channel_layouts="mono"), Filter.of("aresample", rate),
+    return (Filter.of("aformat", channel_layouts="mono"),
             Filter.of("aloop", loop=-1, size=int((bed_duration_s + 1) * rate)),
             Filter.of("atrim", end_sample=int(round(duration_s * rate))),
             Filter.of("afade", t="in", d=fade),
@@ -172,9 +206,10 @@ def filler_rendition(cfg: Config, catalog: Catalog, bed: Path, profile_name: str
     if have is not None and (cfg.library / have.path).is_file():
         return have
     bed_len = ffmpeg.measure(bed).duration_s
+    rate = ffmpeg.probe(bed).sample_rate
     desc = f"dangke filler {ms / 1000:.3f} s"
     tag = (lambda path, m: _bext(path, m, desc, "filler")) if profile.tags == "bext" else None
-    job = SourceJob(key=key, path=bed, prepare=bed_filters(ms / 1000, bed_len, profile.sample_rate),
+    job = SourceJob(key=key, path=bed, prepare=bed_filters(ms / 1000, bed_len, rate),
                     duration_s=ms / 1000, label=f"filler {ms / 1000:.3f} s",
                     targets=(Target(profile, ph, rendition_path(cfg, key, profile, ph), tag, "filler"),))
     made, errors, _ = run_jobs(cfg, catalog, [job])

@@ -1,9 +1,17 @@
-"""Closed-loop rendering of one source into every missing profile.
+"""Rendering one source into every missing profile: measure once, render once, verify.
 
-Measure the prepared signal once (BS.1770-4 via ffmpeg ``ebur128``), decode the source
-once writing every missing rendition with its own gain and limiter, then measure each
-output as decoded. A rendition off target (more than the tolerance) or above its
-true-peak ceiling is corrected and rendered again, at most :data:`MAX_ATTEMPTS` times.
+1. **Measure once.** One ffmpeg run decodes the source and streams the prepared signal
+   (one stream per distinct treatment) into the BS.1770-4 meter: loudness, LRA, true
+   peak, and per 1 ms frame the K-weighted energy and true peak.
+2. **Plan.** For each profile, :func:`.dynamics.plan` decides the gain curve (static gain,
+   compression, look-ahead true-peak limiting) that gives the target loudness with every
+   peak under the ceiling, allowing for the encoder (:func:`.chain.codec`).
+3. **Render once.** One ffmpeg run decodes the source again and writes every missing
+   rendition, each with its curve (``amultiply`` from a pipe), trim, resampling, encoder.
+4. **Verify.** Each output is decoded and measured with the same meter. A rendition more
+   than the tolerance off target, or with its true peak above the ceiling, is planned
+   again with the measured deviation and rendered alone (at most :data:`MAX_ATTEMPTS`
+   renders in all); this is rare, since the plan predicts the rendered PCM exactly.
 """
 
 from __future__ import annotations
@@ -17,12 +25,14 @@ from typing import Callable
 
 from ..errors import ToolError
 from ..fsutil import sha256_file
-from ..media import ffmpeg
+from ..media import ffmpeg, meter
 from ..media.ffmpeg import Filter, Output
 from ..models import DeviceProfile, Rendition
-from . import chain
+from . import chain, dynamics
 
-MAX_ATTEMPTS = 6
+MAX_ATTEMPTS = 4
+PEAK_SLACK_DB = 0.02
+"""True peak accepted up to this much below the ceiling (meter rounding)."""
 
 
 @dataclass(frozen=True)
@@ -33,14 +43,15 @@ class Target:
     profile: DeviceProfile
     profile_hash: str
     dest: Path
-    tag: Callable[[Path, "ffmpeg.Measurement"], None] | None = None
+    tag: Callable[[Path, meter.Loudness], None] | None = None
     title: str = ""
 
 
 @dataclass(frozen=True)
 class SourceJob:
     """A source to render: ``key`` identifies it in the cache (its sha256, or sha256 plus a
-    recipe for derived audio such as fillers); ``prepare`` are the shared filters."""
+    recipe for derived audio such as fillers); ``prepare`` are the shared filters (mono
+    out; the working rate, :func:`working_rate`, comes from the source file's rate)."""
 
     key: str
     path: Path
@@ -48,6 +59,16 @@ class SourceJob:
     duration_s: float
     targets: tuple[Target, ...]
     label: str = ""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The ``[encode]`` values a render uses (see :class:`pipeline.config.EncodeSection`)."""
+
+    max_gain_db: float = 30.0
+    tolerance_lu: float = 0.5
+    silence_threshold_dbfs: float = -50.0
+    keep_silence_s: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -61,102 +82,167 @@ class JobResult:
 
 
 @dataclass
-class _Attempt:
+class _Work:
     target: Target
-    extra_db: float = 0.0
-    limit_offset_db: float = 0.0
+    frames: meter.Frames
+    trim: tuple[int, int]
+    target_lufs: float
+    ceiling_dbtp: float
+    plan: dynamics.Plan | None = None
     tmp: Path | None = None
-    gain: chain.Gain | None = None
-    history: list[tuple[float, float]] = field(default_factory=list)
+    attempts: int = 0
 
 
-def _accepts(profile: DeviceProfile, result: ffmpeg.Measurement, gain: chain.Gain, aim_lu: float) -> bool:
-    tp_ok = result.loudness.true_peak_dbtp <= profile.true_peak_dbtp
-    i = result.loudness.integrated_lufs
-    if gain.capped:
-        return tp_ok and (not math.isfinite(i) or i <= profile.loudness_lufs + aim_lu)
-    return tp_ok and math.isfinite(i) and abs(i - profile.loudness_lufs) <= aim_lu
+def working_rate(source_rate: int) -> int:
+    """The rate a source is measured and levelled at: its own from 44.1 kHz up, else
+    48 kHz. (The K-weighting filter cannot keep its shape close to a low Nyquist
+    frequency: speech measured at 16 kHz reads 0.1-0.2 LU off its measure at 48 kHz.)"""
+    return source_rate if source_rate >= 44100 else 48000
 
 
-def _correct(a: _Attempt, result: ffmpeg.Measurement) -> None:
-    """Adjust the next attempt: lower the limiter by the true-peak overshoot; move the
-    gain toward the target by a secant step over the attempts so far (a limiter makes
-    loudness grow more slowly than gain)."""
-    p = a.target.profile
-    over = result.loudness.true_peak_dbtp - p.true_peak_dbtp
+def _pre(job: SourceJob, profile: DeviceProfile, rate: int) -> tuple[Filter, ...]:
+    return chain.treatment(profile) + (Filter.of("aresample", rate),)
+
+
+def measure_source(job: SourceJob, rate: int) -> dict[tuple[Filter, ...], meter.Frames]:
+    """Decode the source once; frames of the prepared signal for each distinct treatment."""
+    pres = list(dict.fromkeys(_pre(job, t.profile, rate) for t in job.targets))
+    meters = [meter.Meter(rate, 1, midpoints_only=True) for _ in pres]
+    ffmpeg.stream_pcm(job.path, [job.prepare + p for p in pres], rate, 1, [m.feed for m in meters],
+                      duration_hint=job.duration_s)
+    return {p: m.frames() for p, m in zip(pres, meters)}
+
+
+def _plan(w: _Work, settings: Settings) -> None:
+    """Plan with the profile's dynamics; when that would mean limiting peaks by more than
+    :data:`chain.DEEP_LIMITING_DB`, level syllables first (:data:`chain.LEVELLER`)."""
+    shape = chain.shape(w.target.profile)
+    w.plan = dynamics.plan(w.frames, w.target_lufs, w.ceiling_dbtp, settings.max_gain_db,
+                           shape, start=w.trim[0], end=w.trim[1])
+    if w.plan.limited_db > chain.DEEP_LIMITING_DB and shape.compress_ratio <= 1.0:
+        shape = chain.LEVELLER
+        levelled = dynamics.plan(w.frames, w.target_lufs, w.ceiling_dbtp, settings.max_gain_db,
+                                 shape, start=w.trim[0], end=w.trim[1])
+        if levelled.limited_db < w.plan.limited_db:
+            w.plan = levelled
+    if not w.plan.capped and w.plan.predicted_lufs < w.target_lufs - 0.1:
+        # the limiter's release tails keep the programme under target: a faster release
+        w.plan = dynamics.plan(w.frames, w.target_lufs, w.ceiling_dbtp, settings.max_gain_db,
+                               replace(shape, limit_release_db_ms=chain.FAST_RELEASE_DB_MS),
+                               start=w.trim[0], end=w.trim[1])
+
+
+def _output(w: _Work, job: SourceJob, rate: int) -> Output:
+    p, plan = w.target.profile, w.plan
+    assert plan is not None
+    w.target.dest.parent.mkdir(parents=True, exist_ok=True)
+    w.tmp = w.target.dest.with_name(f".{uuid.uuid4().hex}.tmp.{p.extension}")
+    edges = w.frames.edges
+    trim = (int(edges[w.trim[0]]), int(edges[w.trim[1]]))
+    trim = None if trim == (0, int(edges[-1])) else trim
+    frames = w.frames
+    if plan.curve_db is None:
+        return Output(w.tmp, chain.post_filters(p, trim, plan.gain_db), chain.output_options(p, w.target.title),
+                      pre=_pre(job, p, rate))
+    return Output(w.tmp, chain.post_filters(p, trim, None), chain.output_options(p, w.target.title),
+                  pre=_pre(job, p, rate), envelope=lambda: plan.envelope(frames), envelope_rate=rate)
+
+
+def verify(path: Path, profile: DeviceProfile, duration_hint: float | None = None,
+           expected_peak_dbtp: float | None = None) -> meter.Loudness:
+    """Decode a rendition and measure it (BS.1770-4 loudness, exact true peak).
+
+    ``expected_peak_dbtp`` (the planned peak) lets the meter skip interpolating samples
+    far below it; the true peak stays exact unless it falls more than 5.5 dB below.
+
+    Raises:
+        ToolError: the file cannot be decoded.
+    """
+    floor = min(profile.true_peak_dbtp, expected_peak_dbtp) - 2.0 if expected_peak_dbtp is not None else None
+    m = meter.Meter(profile.sample_rate, profile.channels, exact_within_db=0.0, floor_dbtp=floor)
+    ffmpeg.stream_pcm(path, [()], profile.sample_rate, profile.channels, [m.feed], duration_hint=duration_hint)
+    return meter.measure(m.frames())
+
+
+def _accepts(w: _Work, got: meter.Loudness, settings: Settings) -> bool:
+    p = w.target.profile
+    if got.true_peak_dbtp > p.true_peak_dbtp - PEAK_SLACK_DB:
+        return False
+    i = got.integrated_lufs
+    aim = max(0.1, settings.tolerance_lu - 0.1)
+    if w.plan is not None and w.plan.capped:
+        return not math.isfinite(i) or i <= p.loudness_lufs + aim
+    return math.isfinite(i) and abs(i - p.loudness_lufs) <= aim
+
+
+def _correct(w: _Work, got: meter.Loudness) -> None:
+    """Plan again with what the decoded output showed: the level error moves the target
+    of the rendered PCM, a true-peak overshoot lowers the ceiling by as much (+0.5 dB)."""
+    p, plan = w.target.profile, w.plan
+    assert plan is not None
+    if math.isfinite(got.integrated_lufs) and math.isfinite(plan.predicted_lufs):
+        w.target_lufs += p.loudness_lufs - got.integrated_lufs
+    over = got.true_peak_dbtp - (p.true_peak_dbtp - PEAK_SLACK_DB)
     if over > 0:
-        a.limit_offset_db += over + 0.2
-    i = result.loudness.integrated_lufs
-    if not math.isfinite(i):
-        return
-    a.history.append((a.extra_db, i))
-    step = p.loudness_lufs - i
-    if len(a.history) >= 2:
-        (e1, i1), (e2, i2) = a.history[-2], a.history[-1]
-        slope = (i2 - i1) / (e2 - e1) if abs(e2 - e1) > 1e-6 else 1.0
-        if 0.05 < slope < 2.0:
-            step = (p.loudness_lufs - i2) / slope
-    a.extra_db += max(-10.0, min(10.0, step))
+        w.ceiling_dbtp -= over + 0.5
 
 
-def render_job(job: SourceJob, max_gain_db: float, tolerance_lu: float) -> JobResult:
+def render_job(job: SourceJob, settings: Settings = Settings()) -> JobResult:
     """Make every target of ``job``. Never raises for one profile's failure: failures
     come back in :attr:`JobResult.errors` as ``(profile, message)``."""
     if not job.targets:
         return JobResult(job.key, job.label)
     try:
-        measured = ffmpeg.measure(job.path, prepare=job.prepare, duration_hint=job.duration_s)
+        rate = working_rate(ffmpeg.probe(job.path).sample_rate)
+        measured = measure_source(job, rate)
     except ToolError as exc:
         return JobResult(job.key, job.label, errors=tuple((t.profile.name, str(exc)) for t in job.targets))
-    aim = max(0.1, tolerance_lu - 0.2)
-    pending = [_Attempt(t) for t in job.targets]
+    pending: list[_Work] = []
+    for t in job.targets:
+        frames = measured[_pre(job, t.profile, rate)]
+        c = chain.codec(t.profile)
+        w = _Work(t, frames, dynamics.trim_range(frames, settings.silence_threshold_dbfs, settings.keep_silence_s),
+                  target_lufs=t.profile.loudness_lufs - c.level_db,
+                  ceiling_dbtp=t.profile.true_peak_dbtp - c.headroom_db)
+        _plan(w, settings)
+        pending.append(w)
     done: list[Rendition] = []
     errors: list[tuple[str, str]] = []
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        outputs = []
-        for a in pending:
-            p = a.target.profile
-            a.gain = chain.decide_gain(p, measured.loudness.integrated_lufs, measured.loudness.true_peak_dbtp,
-                                       max_gain_db, a.extra_db, a.limit_offset_db)
-            a.target.dest.parent.mkdir(parents=True, exist_ok=True)
-            a.tmp = a.target.dest.with_name(f".{uuid.uuid4().hex}.tmp.{p.extension}")
-            outputs.append(Output(a.tmp, chain.level_filters(p, a.gain),
-                                  chain.output_options(p, a.target.title)))
+    while pending:
+        outputs = [_output(w, job, rate) for w in pending]
         try:
             ffmpeg.render(job.path, job.prepare, outputs, duration_hint=job.duration_s)
         except ToolError as exc:
-            for a in pending:
-                _discard(a.tmp)
-                errors.append((a.target.profile.name, str(exc)))
-            pending = []
+            for w in pending:
+                _discard(w.tmp)
+                errors.append((w.target.profile.name, str(exc)))
             break
-        still = []
-        for a in pending:
+        again = []
+        for w in pending:
+            w.attempts += 1
             try:
-                result = ffmpeg.measure(a.tmp, duration_hint=job.duration_s)
+                got = verify(w.tmp, w.target.profile, job.duration_s, w.plan.predicted_peak_dbtp)
             except ToolError as exc:
-                _discard(a.tmp)
-                errors.append((a.target.profile.name, f"output unreadable: {exc}"))
+                _discard(w.tmp)
+                errors.append((w.target.profile.name, f"output unreadable: {exc}"))
                 continue
-            if _accepts(a.target.profile, result, a.gain, aim) or attempt == MAX_ATTEMPTS:
-                if not _accepts(a.target.profile, result, a.gain, tolerance_lu):
-                    _discard(a.tmp)
-                    errors.append((a.target.profile.name, _miss(a.target.profile, result)))
-                    continue
-                done.append(_finish(job, a, result))
+            if _accepts(w, got, settings):
+                done.append(_finish(job, w, got))
+            elif w.attempts >= MAX_ATTEMPTS:
+                _discard(w.tmp)
+                errors.append((w.target.profile.name, _miss(w.target.profile, got)))
             else:
-                _discard(a.tmp)
-                _correct(a, result)
-                still.append(a)
-        pending = still
-        if not pending:
-            break
+                _discard(w.tmp)
+                _correct(w, got)
+                _plan(w, settings)
+                again.append(w)
+        pending = again
     return JobResult(job.key, job.label, tuple(done), tuple(errors))
 
 
-def _miss(p: DeviceProfile, result: ffmpeg.Measurement) -> str:
-    return (f"could not reach {p.loudness_lufs} LUFS / {p.true_peak_dbtp} dBTP after {MAX_ATTEMPTS} attempts"
-            f" (got {result.loudness.integrated_lufs:.1f} LUFS, {result.loudness.true_peak_dbtp:.1f} dBTP)")
+def _miss(p: DeviceProfile, got: meter.Loudness) -> str:
+    return (f"could not reach {p.loudness_lufs} LUFS / {p.true_peak_dbtp} dBTP after {MAX_ATTEMPTS} renders"
+            f" (got {got.integrated_lufs:.1f} LUFS, {got.true_peak_dbtp:.1f} dBTP)")
 
 
 def _discard(path: Path | None) -> None:
@@ -164,25 +250,24 @@ def _discard(path: Path | None) -> None:
         path.unlink(missing_ok=True)
 
 
-def _finish(job: SourceJob, a: _Attempt, result: ffmpeg.Measurement) -> Rendition:
-    t, g = a.target, a.gain
-    assert a.tmp is not None and g is not None
+def _finish(job: SourceJob, w: _Work, got: meter.Loudness) -> Rendition:
+    t, plan = w.target, w.plan
+    assert w.tmp is not None and plan is not None
     if t.tag is not None:
-        t.tag(a.tmp, result)
-    with open(a.tmp, "rb+") as f:
+        t.tag(w.tmp, got)
+    with open(w.tmp, "rb+") as f:
         os.fsync(f.fileno())
-    sha = sha256_file(a.tmp)
-    os.replace(a.tmp, t.dest)
+    sha = sha256_file(w.tmp)
+    os.replace(w.tmp, t.dest)
     notes = []
-    if g.capped:
-        short = t.profile.loudness_lufs - result.loudness.integrated_lufs
-        notes.append(f"{t.profile.name}: {short:.1f} LU short of target (max gain {g.gain_db:.1f} dB reached)")
+    if plan.capped:
+        short = t.profile.loudness_lufs - got.integrated_lufs
+        notes.append(f"{t.profile.name}: {short:.1f} LU short of target (max gain {plan.gain_db:.1f} dB reached)")
     return Rendition(source_sha256=job.key, profile=t.profile.name, profile_hash=t.profile_hash,
                      path=str(t.dest), sha256=sha, bytes=t.dest.stat().st_size,
-                     duration_s=result.duration_s, extension=t.profile.extension,
-                     integrated_lufs=result.loudness.integrated_lufs,
-                     true_peak_dbtp=result.loudness.true_peak_dbtp, gain_db=g.gain_db,
-                     notes=tuple(notes))
+                     duration_s=got.duration_s, extension=t.profile.extension,
+                     integrated_lufs=got.integrated_lufs, true_peak_dbtp=got.true_peak_dbtp,
+                     gain_db=plan.gain_db, notes=tuple(notes))
 
 
 def relative(r: Rendition, library: Path) -> Rendition:

@@ -1,11 +1,20 @@
 """Ingest: inbox files become lessons in the library and catalog, or go to ``rejected/``.
 
-For each complete inbox file: hash it, probe and decode it (duration by decoding),
-judge its quality, gather metadata (sidecar, then name, then tags), copy the original
-into ``library/originals/`` under its sha256 (fsynced and verified), record it in the
-catalog, and only then remove it from the inbox. A crash at any point leaves either the
-file in the inbox (redone next time) or a catalogued copy (the inbox file is then
-recognised as already stored and removed).
+For each complete inbox file (see :mod:`.files`): hash it, validate its sidecar, probe and
+decode it (duration by decoding), judge its quality (:mod:`.quality`), gather metadata
+(sidecar, then name, then tags: :mod:`.metadata`), copy the original into
+``library/originals/`` under its sha256 (fsynced and verified), record source, lesson
+and findings in the catalog in one transaction, and only then remove it from the inbox.
+
+Nothing is lost, duplicated or half-recorded, whatever stops the process:
+
+- one ingest runs at a time per library (an exclusive lock; a second process waits);
+- the catalog transaction is the commit point; the inbox clean-up and every rejection
+  are journaled first and finished by the next pass if the process died (:mod:`.journal`);
+- a file that changed after it was hashed is never removed or moved: it is looked at
+  again on the next pass;
+- a library copy left half-written by a crash is a hidden temp file, removed on the next
+  pass; a completed copy whose catalog row is missing is simply verified and reused.
 """
 
 from __future__ import annotations
@@ -14,57 +23,19 @@ import fcntl
 import json
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from ..catalog import Catalog, now_iso
 from ..config import Config
-from ..errors import DangkeError, InputRejected, ToolError
+from ..errors import DangkeError, InputRejected, ToolError, ToolInterrupted
 from ..media import ffmpeg, tags
-from ..models import Lesson
-from . import files, metadata, quality
-
-
-@dataclass(frozen=True)
-class Accepted:
-    name: str
-    lesson_id: str
-    version: int
-    title: str
-    category: str
-    dialect: str
-    duration_s: float
-    warnings: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Rejected:
-    name: str
-    reason: str
-    reason_zh: str
-
-
-@dataclass(frozen=True)
-class Duplicate:
-    name: str
-    lesson_id: str
-    note: str
-
-
-@dataclass(frozen=True)
-class IngestReport:
-    """What one pass did. ``waiting`` are files still being written or sidecars whose
-    audio has not arrived."""
-
-    accepted: tuple[Accepted, ...] = ()
-    rejected: tuple[Rejected, ...] = ()
-    duplicates: tuple[Duplicate, ...] = ()
-    waiting: tuple[str, ...] = field(default=())
-
-    @property
-    def failed(self) -> bool:
-        return bool(self.rejected)
+from ..models import Lesson, LessonMeta
+from . import files, journal, metadata, quality
+from .journal import reason_text
+from .quality import Findings, Truncated
+from .report import Accepted, Duplicate, IngestReport, Rejected, Retry, Waiting
 
 
 AUDIO_HINT = "MP3, WAV, M4A, AMR, OGG/Opus, FLAC, WMA"
@@ -72,7 +43,8 @@ AUDIO_HINT = "MP3, WAV, M4A, AMR, OGG/Opus, FLAC, WMA"
 
 @contextmanager
 def ingest_lock(cfg: Config, timeout_s: float = 600.0) -> Iterator[None]:
-    """Hold the library's ingest lock (one ingest at a time per library).
+    """Hold the library's ingest lock (one ingest at a time per library). The kernel
+    releases it when the holder dies, so a killed ingest never blocks the next.
 
     Raises:
         DangkeError: another ingest held it for longer than ``timeout_s``.
@@ -95,162 +67,281 @@ def ingest_lock(cfg: Config, timeout_s: float = 600.0) -> Iterator[None]:
             fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
 
-def inbox_candidates(cfg: Config) -> tuple[list[Path], list[str]]:
-    """Audio candidates in the inbox (sorted by name) and names that must wait."""
+def inbox_candidates(cfg: Config) -> tuple[list[Path], list[Waiting]]:
+    """Audio candidates in the inbox (sorted by name) and the names that must wait:
+    temporary names and sidecars whose recording has not arrived. Hidden files and
+    file-manager litter are ignored silently."""
     if not cfg.inbox.is_dir():
         return [], []
-    entries = sorted(p for p in cfg.inbox.iterdir() if p.is_file())
-    audio_stems = {p.stem for p in entries if p.suffix.lower() != files.SIDECAR_SUFFIX}
-    audio, waiting = [], []
+    entries = sorted(p for p in cfg.inbox.iterdir() if p.is_file() and not files.is_ignored(p.name))
+    audio = [p for p in entries if not files.is_temporary(p.name)
+             and p.suffix.lower() != files.SIDECAR_SUFFIX]
+    sidecars = {s for p in audio if (s := files.sidecar_for(p)) is not None}
+    waiting = []
     for p in entries:
+        name = files.display_name(p.name)
         if files.is_temporary(p.name):
             if not p.name.startswith("."):
-                waiting.append(p.name)
-        elif p.suffix.lower() == files.SIDECAR_SUFFIX:
-            if p.stem not in audio_stems:
-                waiting.append(p.name)
-        else:
-            audio.append(p)
+                waiting.append(Waiting(name, "temporary name: still being copied or downloaded",
+                                       "暫存檔名：仍在複製或下載中", routine=True))
+        elif p.suffix.lower() == files.SIDECAR_SUFFIX and p not in sidecars:
+            waiting.append(Waiting(name, "sidecar without its recording: drop the recording with the same name",
+                                   "只有說明檔，沒有同名的錄音檔：請放入同名錄音"))
     return audio, waiting
 
 
-def ingest_pass(cfg: Config, catalog: Catalog, settle_s: float | None = None) -> IngestReport:
-    """One pass over the inbox: every complete file is accepted, rejected or recognised
-    as a duplicate. Files changed within ``settle_s`` (default ``[ingest] settle_s``) wait."""
+def ingest_pass(cfg: Config, catalog: Catalog, settle_s: float | None = None,
+                settler: files.Settler | None = None,
+                should_stop: Callable[[], bool] | None = None) -> IngestReport:
+    """One pass over the inbox: unfinished work of an interrupted run is completed, then
+    every complete file is accepted, rejected or recognised as a duplicate.
+
+    A file is complete when it is not a temporary name, no local process has it open
+    for writing, and it (with its sidecar) stayed unchanged for ``settle_s`` seconds
+    (default ``[ingest] settle_s``): observed now and again ``settle_s`` later, or, with a
+    ``settler`` kept across passes (``dangke watch``), since it was first seen unchanged.
+    ``should_stop`` is asked between files (Ctrl-C lets the current file finish).
+
+    Raises:
+        DangkeError: another ingest held the lock too long.
+    """
+    if not ffmpeg.available():
+        raise DangkeError("ffmpeg and ffprobe are needed to check recordings but are not installed",
+                          fix="install them (apt-get install ffmpeg, or sh scripts/setup.sh)")
+    settle = cfg.ingest.settle_s if settle_s is None else settle_s
+    results: list[object] = []
+    waiting: list[Waiting] = []
+    stopped = False
     with ingest_lock(cfg):
+        results += journal.replay(cfg, catalog)
+        pending = {json.loads(row["detail"])["path"] for row in catalog.intents()}
+        files.remove_stale_temps(cfg.library / "originals")
+        files.remove_stale_temps(cfg.library / "sidecars")
         candidates, waiting = inbox_candidates(cfg)
-        ready = files.settled(candidates, cfg.ingest.settle_s if settle_s is None else settle_s)
-        waiting += [p.name for p in candidates if p not in ready]
-        results = [ingest_file(cfg, catalog, p) for p in ready]
+        watched = candidates + [s for p in candidates if (s := files.sidecar_for(p)) is not None]
+        if settler is None:
+            ready = set(files.settled(watched, settle))
+        else:
+            settler.observe(watched)
+            ready = {p for p in watched if settler.is_settled(p)}
+        busy = files.open_for_writing(watched)
+        for path in candidates:
+            side = files.sidecar_for(path)
+            name = files.display_name(path.name)
+            if path.name in pending:
+                results.append(Retry(name, "its move out of the inbox failed and is retried by every ingest "
+                                           "(see `dangke status`)"))
+            elif path in busy or (side is not None and side in busy):
+                waiting.append(Waiting(name, "still being written (open in another program)",
+                                       "仍在寫入中（另一個程式正開著它）", routine=True))
+            elif path not in ready or (side is not None and side not in ready):
+                waiting.append(Waiting(name, "still changing: waiting until it stays the same",
+                                       "仍在變動中，等它不再變化", routine=True))
+            elif should_stop is not None and should_stop():
+                stopped = True
+                waiting.append(Waiting(name, "not started: ingest was stopped", "尚未處理：匯入已停止"))
+            elif path.exists():
+                result = ingest_file(cfg, catalog, path, side)
+                if settler is not None and isinstance(result, Waiting) and result.retry_after_s:
+                    settler.defer(path, result.retry_after_s)
+                results.append(result)
+    waiting += [r for r in results if isinstance(r, Waiting)]
     return IngestReport(accepted=tuple(r for r in results if isinstance(r, Accepted)),
                         rejected=tuple(r for r in results if isinstance(r, Rejected)),
                         duplicates=tuple(r for r in results if isinstance(r, Duplicate)),
-                        waiting=tuple(sorted(waiting)))
+                        waiting=tuple(sorted(waiting, key=lambda w: w.name)),
+                        retry=tuple(r for r in results if isinstance(r, Retry)),
+                        stopped=stopped)
 
 
 def _original_path(cfg: Config, sha256: str, name: str) -> Path:
-    ext = Path(name).suffix.lower()[:10] or ".bin"
-    return cfg.library / "originals" / sha256[:2] / f"{sha256}{ext}"
+    return cfg.library / "originals" / sha256[:2] / f"{sha256}{files.library_extension(name)}"
 
 
-def ingest_file(cfg: Config, catalog: Catalog, path: Path) -> Accepted | Rejected | Duplicate:
-    """Take one complete inbox file (call with the ingest lock held)."""
-    sidecar = path.with_suffix(".json")
-    sidecar = sidecar if sidecar.exists() and sidecar != path else None
+def ingest_file(cfg: Config, catalog: Catalog, path: Path, sidecar: Path | None = None
+                ) -> Accepted | Rejected | Duplicate | Waiting | Retry:
+    """Take one complete inbox file and its sidecar (call with the ingest lock held)."""
+    name = files.display_name(path.name)
+    seen = files.snapshot(path)
+    side_seen = files.snapshot(sidecar) if sidecar is not None else None
+    sha = None
     try:
-        if path.stat().st_size == 0:
+        if seen is None:
+            return Waiting(name, "gone before it could be read", "讀取前已被移走")
+        if seen.size == 0:
             raise InputRejected("the file is empty (0 bytes)", message_zh="檔案是空的（0 位元組）",
                                 fix="copy the recording again; the copy may have failed",
                                 fix_zh="請重新複製錄音檔，可能複製失敗了")
         sha = files.sha256_file(path)
+        journal.crash_point("after-hash")
+        if files.snapshot(path) != seen:
+            return Waiting(name, "changed while being read", "讀取時檔案有變動")
         if catalog.has_source(sha):
-            return _duplicate(cfg, catalog, path, sidecar, sha)
-        try:
-            probe = ffmpeg.probe(path)
-            analysis = ffmpeg.analyze(path, duration_hint=probe.header_duration_s)
-        except ToolError as exc:
-            raise InputRejected(f"not decodable audio: {exc.message}",
-                                message_zh="無法解碼為音訊（檔案損壞、不完整或不是錄音檔）",
-                                fix=f"export the recording again as one of {AUDIO_HINT}",
-                                fix_zh=f"請重新匯出為 {AUDIO_HINT} 其中一種格式") from exc
-        findings = quality.assess(analysis, probe, cfg.ingest.min_duration_s, cfg.ingest.silent_below_lufs)
-        meta = _metadata(path, sidecar)
-        lesson = _lesson(cfg, catalog, path, sha, meta, findings.duration_s)
+            return journal.remove_duplicate(cfg, catalog, path, sidecar, sha, name)
+        side_meta, side_notes = _sidecar_meta(sidecar)
+        findings = _judge(cfg, path)
+        meta = metadata.merge(side_meta, metadata.from_name(name), metadata.from_tags(tags.read_tags(path)))
+        _require_codes(meta)
+    except Truncated as exc:
+        age = time.time() - max(seen.mtime_ns, seen.ctime_ns) / 1e9 if seen else 0.0
+        if age < cfg.ingest.incomplete_wait_s:
+            left = cfg.ingest.incomplete_wait_s - age
+            minutes = max(1, round(left / 60))
+            return Waiting(name, f"looks incomplete ({exc.message}); rejected in {minutes} min unless it changes",
+                           f"看起來不完整，若 {minutes} 分鐘內沒有變化將被退回", retry_after_s=left)
+        return journal.reject(cfg, catalog, path, sidecar, exc, sha, name, seen, side_seen)
     except InputRejected as exc:
-        return _reject(cfg, catalog, path, sidecar, exc)
-    dest = _original_path(cfg, sha, path.name)
-    files.store_verified(path, dest, sha)
-    if sidecar:
-        files.store_verified(sidecar, dest.with_suffix(".json"), files.sha256_file(sidecar))
-    with catalog.transaction():
-        catalog.add_source(sha, str(dest.relative_to(cfg.library)), path.stat().st_size, path.name,
-                           "lesson", probe.__dict__, findings.as_dict())
-        catalog.add_lesson(lesson, findings.warnings)
-        catalog.log("ingest", "warning" if findings.warnings else "info", path.name,
-                    f"accepted as {lesson.lesson_id} v{lesson.version}"
-                    + (f" with warnings: {'; '.join(findings.warnings)}" if findings.warnings else ""))
-    _remove_from_inbox(path, sidecar)
-    return Accepted(name=path.name, lesson_id=lesson.lesson_id, version=lesson.version,
-                    title=lesson.title, category=lesson.category, dialect=lesson.dialect,
-                    duration_s=lesson.duration_s, warnings=findings.warnings)
+        return journal.reject(cfg, catalog, path, sidecar, exc, sha, name, seen, side_seen)
+    except ToolInterrupted as exc:
+        return Retry(name, f"{exc.message}; it will be tried again")
+    except OSError as exc:
+        return Retry(name, f"could not read it ({exc.strerror or exc}); it will be tried again")
+    return _accept(cfg, catalog, path, sidecar, sha, name, meta, findings, side_notes, seen, side_seen)
 
 
-def _metadata(path: Path, sidecar: Path | None):
-    side = metadata.LessonMeta()
-    if sidecar is not None:
-        try:
-            data = json.loads(sidecar.read_text(encoding="utf-8-sig"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InputRejected(f"sidecar {sidecar.name} is not readable JSON ({exc})",
-                                message_zh=f"說明檔 {sidecar.name} 不是有效的 JSON（UTF-8）",
-                                fix="fix the sidecar (UTF-8 JSON object) and drop both files again",
-                                fix_zh="請修正說明檔（UTF-8 編碼的 JSON）後，將兩個檔案一起重新放入") from exc
-        side = metadata.from_sidecar(data, sidecar.name)
-    return metadata.merge(side, metadata.from_name(path.name), metadata.from_tags(tags.read_tags(path)))
+def _judge(cfg: Config, path: Path) -> Findings:
+    """Probe, decode and judge ``path`` against ``[ingest]``.
+
+    Raises:
+        Truncated, InputRejected: see :func:`pipeline.ingest.quality.assess`; files that
+            ffprobe or ffmpeg cannot read are "not decodable audio".
+        ToolInterrupted: the decoder was killed (try again later).
+    """
+    try:
+        probe = ffmpeg.probe(path)
+    except ToolInterrupted:
+        raise
+    except ToolError as exc:
+        if "moov atom not found" in exc.message:
+            raise Truncated("the file is incomplete: its index (the MP4 'moov' box) is missing, "
+                            "as when a copy from a phone stops before the end",
+                            message_zh="檔案不完整：缺少 MP4 索引（moov），通常是從手機複製時中斷",
+                            fix=quality.RETRY_EN, fix_zh=quality.RETRY_ZH) from exc
+        raise _not_audio(exc, path) from exc
+    header = tags.read_stream_header(path)
+    try:
+        analysis = ffmpeg.analyze(path, probe.sample_rate, probe.channels, probe.header_duration_s)
+    except ToolInterrupted:
+        raise
+    except ToolError as exc:
+        raise _not_audio(exc, path) from exc
+    return quality.assess(analysis, probe, header, cfg.ingest)
 
 
-def _lesson(cfg: Config, catalog: Catalog, path: Path, sha: str, meta, duration_s: float) -> Lesson:
+def _not_audio(exc: ToolError, path: Path) -> InputRejected:
+    if tags.tags_only(path):
+        return InputRejected("not decodable audio: the file holds only tags (title and the like), no sound",
+                             message_zh="無法解碼為音訊：檔案裡只有標籤（標題等），沒有聲音",
+                             fix="export the recording again; the export or copy lost the sound",
+                             fix_zh="請重新匯出錄音，匯出或複製時聲音遺失了")
+    kind = files.sniff(path)
+    if kind is None:
+        return InputRejected(f"not decodable audio: {exc.message}",
+                             message_zh="無法解碼為音訊（檔案損壞、不完整或不是錄音檔）",
+                             fix=f"export the recording again as one of {AUDIO_HINT}",
+                             fix_zh=f"請重新匯出為 {AUDIO_HINT} 其中一種格式")
+    if "SILK" in kind[0]:
+        return InputRejected(f"not decodable audio: this is {kind[0]}, which only the chat app plays",
+                             message_zh=f"無法解碼為音訊：這是{kind[1]}，只有聊天軟體能播放",
+                             fix="save or forward it from the app as an audio file (MP3 or M4A), or "
+                                 "record the lesson with the phone's recorder, and drop that file",
+                             fix_zh="請在聊天軟體中把語音存成或轉成音訊檔（MP3 或 M4A），或改用手機錄音機錄製，再放入該檔案")
+    return InputRejected(f"not decodable audio: this is {kind[0]}, not a recording",
+                         message_zh=f"無法解碼為音訊：這是{kind[1]}，不是錄音檔",
+                         fix=f"drop the recording itself ({AUDIO_HINT})",
+                         fix_zh=f"請放入錄音檔本身（{AUDIO_HINT}）")
+
+
+def _sidecar_meta(sidecar: Path | None) -> tuple[LessonMeta, tuple[quality.Reason, ...]]:
+    if sidecar is None:
+        return LessonMeta(), ()
+    sname = files.display_name(sidecar.name)
+    data, note = metadata.decode_sidecar(sidecar.read_bytes(), sname)
+    meta = metadata.from_sidecar(data, sname)
+    if note is None:
+        return meta, ()
+    return meta, (quality.Reason("sidecar-encoding", f"sidecar {sname} {note}; please save it as UTF-8",
+                                 f"說明檔 {sname} 不是 UTF-8 編碼（已自動辨識），請改存為 UTF-8"),)
+
+
+def _require_codes(meta: LessonMeta) -> None:
     missing = [k for k in ("category", "dialect") if not getattr(meta, k)]
-    if missing:
-        what = " and ".join(missing)
-        raise InputRejected(
-            f"no {what} given by sidecar, file name or tags",
-            message_zh=f"說明檔、檔名和標籤都沒有提供{'類別' if 'category' in missing else ''}"
-                       f"{'和' if len(missing) == 2 else ''}{'方言' if 'dialect' in missing else ''}",
-            fix="name the file <category>_<dialect>_<title>[_<speaker>] "
-                "(e.g. 黨性教育_福州話_牢記初心使命_林老師.mp3) or add a <name>.json sidecar",
-            fix_zh="請將檔名改為「類別_方言_標題_講師」（例如 黨性教育_福州話_牢記初心使命_林老師.mp3），"
-                   "或附上同名 .json 說明檔")
+    if not missing:
+        return
+    what = " and ".join(missing)
+    raise InputRejected(
+        f"no {what} given by sidecar, file name or tags",
+        message_zh=f"說明檔、檔名和標籤都沒有提供{'類別' if 'category' in missing else ''}"
+                   f"{'和' if len(missing) == 2 else ''}{'方言' if 'dialect' in missing else ''}",
+        fix="name the file <category>_<dialect>_<title>[_<speaker>] "
+            "(e.g. 黨性教育_福州話_牢記初心使命_林老師.mp3) or add a <name>.json sidecar",
+        fix_zh="請將檔名改為「類別_方言_標題_講師」（例如 黨性教育_福州話_牢記初心使命_林老師.mp3），"
+               "或附上同名 .json 說明檔")
+
+
+def _lesson(catalog: Catalog, name: str, sha: str, meta: LessonMeta, duration_s: float) -> Lesson:
+    """The lesson row; call inside the catalog transaction (the version number is taken there)."""
     lesson_id = meta.lesson_id or f"L-{sha[:12]}"
+    title = metadata.one_line(meta.title) or metadata.one_line(files.audio_stem(name)) or name
     return Lesson(lesson_id=lesson_id, version=catalog.next_version(lesson_id), source_sha256=sha,
-                  title=meta.title or path.stem, category=meta.category, dialect=meta.dialect,
-                  duration_s=duration_s, speaker=meta.speaker or "", series=meta.series or "",
-                  episode=meta.episode, recorded_on=meta.recorded_on, valid_from=meta.valid_from,
-                  valid_until=meta.valid_until, audiences=meta.audiences,
-                  description=meta.description or "", evergreen=bool(meta.evergreen),
-                  original_name=path.name, ingested_at=now_iso())
+                  title=title, category=meta.category or "", dialect=meta.dialect or "",
+                  duration_s=duration_s, speaker=metadata.one_line(meta.speaker) or "",
+                  series=metadata.one_line(meta.series) or "", episode=meta.episode,
+                  recorded_on=meta.recorded_on, valid_from=meta.valid_from, valid_until=meta.valid_until,
+                  audiences=meta.audiences, description=(meta.description or "").strip(),
+                  evergreen=bool(meta.evergreen), original_name=name, ingested_at=now_iso())
 
 
-def _duplicate(cfg: Config, catalog: Catalog, path: Path, sidecar: Path | None, sha: str) -> Duplicate:
-    row = catalog.source(sha)
-    stored = cfg.library / row["path"]
-    files.store_verified(path, stored, sha)  # repairs a missing or damaged library copy
-    if sidecar is not None:
-        archive = cfg.library / "sidecars" / f"{sha}-{int(time.time())}.json"
-        files.store_verified(sidecar, archive, files.sha256_file(sidecar))
-    lesson = catalog.lesson_for_source(sha)
-    lesson_id = lesson.lesson_id if lesson else "-"
-    note = f"same bytes as {row['original_name']} (already {lesson_id}); removed from the inbox"
-    catalog.log("ingest", "info", path.name, note)
-    _remove_from_inbox(path, sidecar)
-    return Duplicate(name=path.name, lesson_id=lesson_id, note=note)
+def _accept(cfg: Config, catalog: Catalog, path: Path, sidecar: Path | None, sha: str, name: str,
+            meta: LessonMeta, findings: Findings, notes: tuple[quality.Reason, ...],
+            seen: files.Snapshot, side_seen: files.Snapshot | None) -> Accepted | Duplicate | Waiting | Retry:
+    dest = _original_path(cfg, sha, path.name)
+    try:
+        side_sha = files.sha256_file(sidecar) if sidecar is not None else None
+        files.store_verified(path, dest, sha)
+        if sidecar is not None and side_sha is not None:
+            files.store_verified(sidecar, cfg.library / "sidecars" / f"{sha}.json", side_sha)
+    except OSError as exc:
+        return Retry(name, f"could not store it in the library ({exc}); it stays in the inbox")
+    journal.crash_point("after-copy")
+    if files.snapshot(path) != seen or (sidecar is not None and files.snapshot(sidecar) != side_seen):
+        return Waiting(name, "changed while being ingested", "匯入時檔案有變動")
+    if notes:
+        findings = _with_reasons(findings, notes)
+    with catalog.transaction():
+        if catalog.has_source(sha):  # another process took the same bytes meanwhile
+            lesson = None
+        else:
+            lesson = _lesson(catalog, name, sha, meta, findings.duration_s)
+            catalog.add_source(sha, str(dest.relative_to(cfg.library)), seen.size, name, "lesson",
+                               _probe_dict(findings), findings.as_dict())
+            catalog.add_lesson(lesson, findings.warnings)
+            catalog.log("ingest", "warning" if findings.warnings else "info", name,
+                        f"accepted as {lesson.lesson_id} v{lesson.version}"
+                        + (f" with warnings: {'; '.join(findings.warnings)}" if findings.warnings else ""))
+            intent = catalog.add_intent("clear", name, sha, journal.clear_detail(cfg, path, sidecar, side_sha))
+    if lesson is None:
+        return journal.remove_duplicate(cfg, catalog, path, sidecar, sha, name)
+    journal.crash_point("after-commit")
+    journal.clear_inbox(cfg, path, sidecar, sha, side_sha)
+    catalog.drop_intent(intent)
+    return Accepted(name=name, lesson_id=lesson.lesson_id, version=lesson.version, title=lesson.title,
+                    category=lesson.category, dialect=lesson.dialect, duration_s=lesson.duration_s,
+                    warnings=findings.warnings, supersedes=lesson.version - 1 if lesson.version > 1 else None)
 
 
-def _reject(cfg: Config, catalog: Catalog, path: Path, sidecar: Path | None,
-            exc: InputRejected) -> Rejected:
-    dest = files.unique_path(cfg.rejected, path.name)
-    reason = reason_text(path.name, exc)
-    files.write_text_durably(dest.with_name(dest.name + ".reason.txt"), reason)
-    files.move_to(path, dest)
-    if sidecar is not None:
-        files.move_to(sidecar, files.unique_path(cfg.rejected, sidecar.name))
-    catalog.log("ingest", "error", path.name, f"rejected: {exc.message}")
-    catalog.add_rejection(path.name, exc.message, None)
-    return Rejected(name=path.name, reason=exc.message, reason_zh=exc.message_zh)
+def _probe_dict(f: Findings) -> dict:
+    return {"format_name": f.format_name, "codec": f.codec, "sample_rate": f.sample_rate,
+            "channels": f.channels, "header_duration_s": f.header_duration_s, "bit_rate": f.bit_rate}
 
 
-def reason_text(name: str, exc: InputRejected) -> str:
-    """The ``<name>.reason.txt`` an editor reads: Chinese first, then English."""
-    return (f"檔案：{name}\n問題：{exc.message_zh}\n處理方法：{exc.fix_zh}\n\n"
-            f"File: {name}\nProblem: {exc.message}\nWhat to do: {exc.fix}\n")
+def _with_reasons(f: Findings, extra: tuple[quality.Reason, ...]) -> Findings:
+    reasons = f.reasons + extra
+    return replace(f, reasons=reasons, warnings=tuple(r.text() for r in reasons),
+                   verdict="warn" if reasons else f.verdict)
 
 
-def _remove_from_inbox(path: Path, sidecar: Path | None) -> None:
-    for p in (path, sidecar):
-        if p is not None:
-            p.unlink(missing_ok=True)
-    files.fsync_dir(path.parent)
+sidecar_for = files.sidecar_for
 
-
-__all__ = ["ingest_pass", "ingest_file", "IngestReport", "Accepted", "Rejected", "Duplicate",
-           "reason_text", "ingest_lock"]
+__all__ = ["ingest_pass", "ingest_file", "inbox_candidates", "sidecar_for", "IngestReport", "Accepted",
+           "Rejected", "Duplicate", "Waiting", "Retry", "reason_text", "ingest_lock"]

@@ -7,8 +7,11 @@ field and the accepted values.
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import datetime as dt
+import json
+import re
 import unicodedata
 from pathlib import PurePath
 
@@ -49,6 +52,12 @@ def from_sidecar(data: object, name: str) -> LessonMeta:
             raise _sidecar_error(name, f"field {key!r} must be text", f"欄位「{key}」必須是文字",
                                  f"write \"{key}\": \"...\"", f"請寫成 \"{key}\": \"...\"")
         text[key] = value.strip() if isinstance(value, str) and value.strip() else None
+    lesson_id = text["lesson_id"]
+    if lesson_id is not None and (len(lesson_id) > 80 or any(c in lesson_id for c in "/\\")
+                                  or any(unicodedata.category(c)[0] in "CZ" and c != " " for c in lesson_id)):
+        raise _sidecar_error(name, f"lesson_id {lesson_id!r} must be at most 80 characters, without slashes "
+                             "or control characters", f"lesson_id「{lesson_id}」最多 80 個字元，不能有斜線或控制字元",
+                             "e.g. \"lesson_id\": \"dj-2027q1-01\"", "例如 \"lesson_id\": \"dj-2027q1-01\"")
     category = data.get("category")
     if category is not None and category_code(str(category)) is None:
         raise _sidecar_error(name, f"unknown category {category!r}", f"不認識的類別「{category}」",
@@ -66,7 +75,7 @@ def from_sidecar(data: object, name: str) -> LessonMeta:
     if not isinstance(audiences, list) or any(group_code(str(a)) is None for a in audiences):
         raise _sidecar_error(name, f"audiences must be a list of {', '.join(GROUPS)}",
                              f"audiences 必須是以下值的清單：{', '.join(GROUPS)}",
-                             f"e.g. \"audiences\": [\"fisher\", \"elderly\"]",
+                             "e.g. \"audiences\": [\"fisher\", \"elderly\"]",
                              "例如 \"audiences\": [\"fisher\", \"elderly\"]")
     episode = data.get("episode")
     if episode is not None and (not isinstance(episode, int) or isinstance(episode, bool) or episode < 1):
@@ -134,3 +143,50 @@ def merge(*sources: LessonMeta) -> LessonMeta:
                 values[f.name] = value
                 break
     return LessonMeta(**values)
+
+
+def decode_sidecar(raw: bytes, name: str) -> tuple[object, str | None]:
+    """Parse the bytes of a sidecar: UTF-8 (with or without BOM) as the contract says,
+    UTF-16 with a BOM (Windows Notepad "Unicode"), or GB18030 (Notepad "ANSI" on Chinese
+    Windows, which editors use). Returns the JSON value and, for a non-UTF-8 file, a
+    note that says how it was read.
+
+    Raises:
+        InputRejected: not JSON in any of these encodings; the message gives the line and
+            column of the first error.
+    """
+    note = None
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        text, note = raw.decode("utf-16"), "read as UTF-16"
+    else:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            try:
+                text, note = raw.decode("gb18030"), "read as GBK/GB18030, not UTF-8"
+            except UnicodeDecodeError:
+                raise _sidecar_error(name, "is not text in UTF-8", "不是 UTF-8 編碼的文字檔",
+                                     "save the sidecar as UTF-8 text", "請把說明檔存成 UTF-8 編碼") from None
+    try:
+        return json.loads(text), note
+    except json.JSONDecodeError as exc:
+        raise _sidecar_error(name, f"is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
+                             f"不是有效的 JSON：第 {exc.lineno} 行第 {exc.colno} 欄有錯（{exc.msg}）",
+                             "fix the sidecar (a JSON object such as {\"title\": \"...\", \"category\": "
+                             "\"theory\"}) and drop both files again",
+                             "請修正說明檔（JSON 物件，例如 {\"title\": \"...\", \"category\": \"theory\"}），"
+                             "再把錄音和說明檔一起放入") from None
+
+
+_SPACES = re.compile(r"\s+")
+
+
+def one_line(text: str | None) -> str | None:
+    """A title, speaker or series as one line: NFC, runs of white space (newlines, tabs,
+    ideographic spaces) made one space, control characters removed; None when empty."""
+    if text is None:
+        return None
+    text = unicodedata.normalize("NFC", text)
+    text = "".join(c for c in text if unicodedata.category(c) != "Cc" or c in "\t\n\r")
+    text = _SPACES.sub(" ", text).strip()
+    return text or None

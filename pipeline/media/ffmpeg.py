@@ -8,18 +8,26 @@ what is done to the audio is decided and tested without running ffmpeg.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import ffmpeg as ffmpeg_python
+import numpy as np
 
-from ..errors import ToolError
-from .parse import Loudness, Stats, parse_astats, parse_r128_metadata, parse_silencedetect
+from ..errors import ToolError, ToolInterrupted
+from .decodelog import DecodeLog, parse_decode_log, parse_ebur128_summary
+from .parse import Loudness, parse_astats, parse_r128_metadata
+
+if TYPE_CHECKING:
+    from . import meter
+from .signal import SignalMeter, SignalStats
 
 FFMPEG = "ffmpeg"
 FFPROBE = "ffprobe"
@@ -40,12 +48,20 @@ class Filter:
 
 @dataclass(frozen=True)
 class Output:
-    """One file written by :func:`render`: its own filters after the shared ones, and
-    the encoder/muxer options (ffmpeg-python keyword form, e.g. ``{"acodec": "libmp3lame"}``)."""
+    """One file written by :func:`render`: after the shared filters, its own ``pre``
+    filters, then (if given) a multiplication by a gain ``envelope``, then its ``filters``,
+    and the encoder/muxer options (ffmpeg-python keyword form, e.g. ``{"acodec": "libmp3lame"}``).
+
+    ``envelope`` yields float32 mono gain chunks, one value per sample of the stream after
+    ``pre`` (at ``envelope_rate`` Hz); it is fed to ffmpeg through a pipe.
+    """
 
     path: Path
     filters: tuple[Filter, ...]
     options: tuple[tuple[str, Any], ...] = field(default=())
+    pre: tuple[Filter, ...] = ()
+    envelope: Callable[[], Iterator[np.ndarray]] | None = None
+    envelope_rate: int = 0
 
 
 @dataclass(frozen=True)
@@ -63,18 +79,20 @@ class Probe:
 
 @dataclass(frozen=True)
 class Analysis:
-    """Loudness, statistics and silences of a whole decoded file.
+    """Loudness and signal statistics of a whole decoded file (see :func:`analyze`).
 
     ``duration_s`` is measured by decoding (samples / sample rate), never from headers.
-    ``silences`` are spans (start_s, end_s) below the silence threshold.
+    ``loudness`` is ITU-R BS.1770-4 (ffmpeg ``ebur128``); ``signal`` the per-channel,
+    per-frame and spectral figures of :mod:`pipeline.media.signal`; ``log`` what the
+    demuxer and decoder complained about on the way.
     """
 
     duration_s: float
     sample_rate: int
     channels: int
     loudness: Loudness
-    stats: Stats
-    silences: tuple[tuple[float, float], ...]
+    signal: SignalStats
+    log: DecodeLog
 
 
 def available() -> bool:
@@ -115,12 +133,16 @@ def probe(path: Path, timeout_s: float = 30.0) -> Probe:
             str(path)]
     try:
         proc = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True,
-                              timeout=timeout_s, check=False)
+                              timeout=timeout_s, check=False, start_new_session=True)
     except subprocess.TimeoutExpired as exc:
         raise ToolError(f"ffprobe did not finish within {timeout_s:.0f} s", path=path) from exc
+    if proc.returncode < 0:
+        raise ToolInterrupted(f"ffprobe was stopped by signal {-proc.returncode}", path=path,
+                              fix="run the ingest again")
     if proc.returncode != 0:
-        msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise ToolError(f"ffprobe cannot read it: {msg[-1] if msg else 'unknown error'}",
+        lines = [re.sub(r"^\[[^\]]*\] ", "", line.replace(str(path) + ": ", "").strip())
+                 for line in proc.stderr.decode("utf-8", "replace").strip().splitlines()]
+        raise ToolError(f"ffprobe cannot read it: {'; '.join(dict.fromkeys(lines)) or 'unknown error'}",
                         path=path, fix="not a decodable audio file")
     data = json.loads(proc.stdout.decode("utf-8", "replace") or "{}")
     audio = [s for s in data.get("streams", []) if s.get("codec_type") == "audio"]
@@ -153,39 +175,98 @@ def _quiet(node: Any) -> list[str]:
     return list(args)
 
 
-def analyze(path: Path, prepare: Sequence[Filter] = (), duration_hint: float | None = None,
-            silence_db: float = -50.0, silence_min_s: float = 0.5) -> Analysis:
-    """Decode ``path`` once and measure it: BS.1770-4 loudness, LRA and true peak
-    (ffmpeg ``ebur128``), per-channel ``astats`` and ``silencedetect`` spans.
+def analyze(path: Path, sample_rate: int, channels: int, duration_hint: float | None = None,
+            timeout_s: float | None = None) -> Analysis:
+    """Decode the first audio stream of ``path`` once and measure it: BS.1770-4
+    integrated loudness, loudness range and true peak (``ebur128``) in ffmpeg, and the
+    decoded samples, streamed as 32-bit float PCM at ``sample_rate`` Hz with ``channels``
+    channels (the stream's own, from :func:`probe`), through a
+    :class:`~pipeline.media.signal.SignalMeter` in blocks of 8192 samples (memory stays
+    small for any length: about 35 MB for two hours of 48 kHz stereo).
 
-    ``prepare`` filters run first (e.g. the downmix a rendition will get), so the figures
-    describe the signal as the encoder will see it.
+    ffmpeg runs in its own session, so a Ctrl-C meant for dangke does not cut the
+    decode short (a shortened decode would look like a truncated file); the run may take
+    ``timeout_s`` (default ``60 s + 2 x duration_hint``).
 
     Raises:
-        ToolError: ffmpeg failed or timed out, or decoded no audio.
+        ToolInterrupted: ffmpeg was killed by a signal (not a fault of the file).
+        ToolError: ffmpeg failed, timed out, or decoded no audio.
     """
-    with tempfile.TemporaryDirectory(prefix="dangke-meter-") as tmp:
-        meta = Path(tmp) / "r128.txt"
-        src = _chain(ffmpeg_python.input(str(path)).audio, prepare)
-        branches = src.filter_multi_output("asplit", 3)
-        loud = (branches[0].filter("ebur128", peak="true", metadata=1)
-                .filter("ametadata", mode="print", file=str(meta)))
-        stats = branches[1].filter("astats", measure_perchannel="all", measure_overall="all")
-        quiet = branches[2].filter("silencedetect", noise=f"{silence_db}dB", d=silence_min_s)
-        outs = ffmpeg_python.merge_outputs(*(b.output("-", format="null") for b in (loud, stats, quiet)))
-        stderr = _run(_quiet(outs), _timeout(duration_hint), path)
+    if sample_rate <= 0 or channels <= 0:
+        raise ToolError("no audio stream with a known sample rate and channel count", path=path,
+                        fix="not a decodable audio file")
+    timeout_s = timeout_s or _timeout(duration_hint)
+    meter = SignalMeter(sample_rate, channels)
+    block = 8192 * channels * 4  # bytes per read: small blocks stay in the CPU cache
+    with tempfile.TemporaryDirectory(prefix="dangke-decode-") as tmp, open(Path(tmp) / "log", "w+b") as log:
+        source = _plain_name(path, Path(tmp))
+        split = ffmpeg_python.input(str(source))["a:0"].filter_multi_output("asplit", 2)
+        loud = split[0].filter("ebur128", peak="true", framelog="verbose").output("-", format="null")
+        pcm = split[1].output("pipe:1", format="f32le", acodec="pcm_f32le", ac=channels, ar=sample_rate)
+        args = (ffmpeg_python.merge_outputs(loud, pcm)
+                .global_args("-nostdin", "-hide_banner", "-nostats", "-loglevel", "level+info")
+                .compile(cmd=FFMPEG))
         try:
-            parsed = parse_astats(stderr)
-            loudness = parse_r128_metadata(meta.read_text(encoding="utf-8", errors="replace")
-                                           if meta.exists() else "")
-        except ValueError as exc:
-            raise ToolError(f"no audio could be decoded ({exc})", path=path,
-                            fix="not a decodable audio file") from exc
-    rate = _output_rate(stderr)
-    duration = parsed.samples / rate if rate else 0.0
-    return Analysis(duration_s=duration, sample_rate=rate, channels=len(parsed.channels),
-                    loudness=loudness, stats=parsed,
-                    silences=parse_silencedetect(stderr, duration))
+            proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
+                                    start_new_session=True)
+        except FileNotFoundError as exc:
+            raise ToolError(f"{FFMPEG} is not installed", path=path,
+                            fix="install ffmpeg (apt-get install ffmpeg)") from exc
+        timed_out = threading.Event()
+
+        def expire() -> None:
+            timed_out.set()
+            proc.kill()
+
+        timer = threading.Timer(timeout_s, expire)
+        timer.start()
+        try:
+            assert proc.stdout is not None
+            while data := proc.stdout.read(block):
+                whole = len(data) // (4 * channels) * 4 * channels
+                meter.add(np.frombuffer(data[:whole], dtype="<f4").reshape(-1, channels))
+            returncode = proc.wait()
+        finally:
+            timer.cancel()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+        log.seek(0)
+        text = log.read().decode("utf-8", "replace")
+    if timed_out.is_set():
+        raise ToolError(f"{FFMPEG} did not finish within {timeout_s:.0f} s", path=path,
+                        fix="check the file; very long or damaged files can stall the decoder")
+    if returncode < 0:
+        raise ToolInterrupted(f"{FFMPEG} was stopped by signal {-returncode}", path=path,
+                              fix="run the ingest again")
+    decode_log = parse_decode_log(text)
+    if returncode != 0:
+        detail = decode_log.incomplete + decode_log.errors
+        tail = " | ".join(detail[-3:]) or f"exit status {returncode}"
+        raise ToolError(f"{FFMPEG} failed: {tail}", path=path, fix="the file may be damaged or not audio")
+    signal = meter.result()
+    if signal.samples == 0:
+        raise ToolError("no audio could be decoded", path=path, fix="not a decodable audio file")
+    try:
+        loudness = parse_ebur128_summary(text)
+    except ValueError as exc:
+        raise ToolError(f"no audio could be decoded ({exc})", path=path,
+                        fix="not a decodable audio file") from exc
+    return Analysis(duration_s=signal.duration_s, sample_rate=sample_rate, channels=channels,
+                    loudness=loudness, signal=signal, log=decode_log)
+
+
+def _plain_name(path: Path, tmp: Path) -> Path:
+    """``path``, or a symbolic link to it in ``tmp`` when its name is not valid UTF-8
+    (GBK bytes from a Chinese zip or share), which ffmpeg-python cannot handle."""
+    try:
+        str(path).encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        link = tmp / ("input" + "".join(c for c in path.suffix if c.isascii()))
+        link.symlink_to(Path(path).resolve())
+        return link
 
 
 def _output_rate(stderr: str) -> int:
@@ -196,7 +277,8 @@ def _output_rate(stderr: str) -> int:
 def render(path: Path, prepare: Sequence[Filter], outputs: Sequence[Output],
            duration_hint: float | None = None) -> None:
     """Decode ``path`` once and write every output: shared ``prepare`` filters, then a
-    split into one branch per output with its own filters and encoder options.
+    split into one branch per output with its own filters, gain envelope and encoder
+    options.
 
     Raises:
         ToolError: ffmpeg failed or timed out; partial outputs may exist and must be
@@ -210,41 +292,166 @@ def render(path: Path, prepare: Sequence[Filter], outputs: Sequence[Output],
     else:
         split = src.filter_multi_output("asplit", len(outputs))
         branches = [split[i] for i in range(len(outputs))]
-    nodes = [_chain(branch, out.filters).output(str(out.path), **dict(out.options))
-             for branch, out in zip(branches, outputs, strict=True)]
+    writers, child_fds, nodes = [], [], []
+    for branch, out in zip(branches, outputs, strict=True):
+        stream = _chain(branch, out.pre)
+        if out.envelope is not None:
+            r, w = os.pipe()
+            child_fds.append(r)
+            writers.append((w, out.envelope))
+            gain = ffmpeg_python.input(f"pipe:{r}", format="f32le", ar=out.envelope_rate, ac=1).audio
+            stream = ffmpeg_python.filter([stream, gain], "amultiply")
+        nodes.append(_chain(stream, out.filters).output(str(out.path), **dict(out.options)))
     node = nodes[0] if len(nodes) == 1 else ffmpeg_python.merge_outputs(*nodes)
-    _run(_quiet(node), _timeout(duration_hint), path)
+    _run_piped(_quiet(node), _timeout(duration_hint), path, writers=writers, readers=[],
+               child_fds=child_fds)
 
 
-@dataclass(frozen=True)
-class Measurement:
-    """Loudness of a decoded file and its decoded duration (seconds)."""
+def stream_pcm(path: Path, chains: Sequence[Sequence[Filter]], rate: int, channels: int,
+               sinks: Sequence[Callable[[np.ndarray], None]],
+               duration_hint: float | None = None) -> None:
+    """Decode ``path`` once and hand the samples of each filter chain, as float32 arrays
+    of shape (n, ``channels``) at ``rate`` Hz, to the matching sink, chunk by chunk.
 
-    loudness: Loudness
-    duration_s: float
+    Raises:
+        ToolError: ffmpeg failed, timed out or gave no audio; or a sink raised.
+    """
+    src = ffmpeg_python.input(str(path)).audio
+    if len(chains) == 1:
+        branches = [src]
+    else:
+        split = src.filter_multi_output("asplit", len(chains))
+        branches = [split[i] for i in range(len(chains))]
+    fds = [os.pipe() for _ in chains]
+    nodes = [_chain(b, c).output(f"pipe:{w}", format="f32le", ar=rate, ac=channels)
+             for b, c, (_, w) in zip(branches, chains, fds, strict=True)]
+    node = nodes[0] if len(nodes) == 1 else ffmpeg_python.merge_outputs(*nodes)
+    _run_piped(_quiet(node), _timeout(duration_hint), path, writers=[],
+               readers=[(r, sink, channels) for (r, _), sink in zip(fds, sinks, strict=True)],
+               child_fds=[w for _, w in fds])
 
 
-def measure(path: Path, prepare: Sequence[Filter] = (), duration_hint: float | None = None) -> Measurement:
-    """BS.1770-4 integrated loudness, LRA and true peak (ffmpeg ``ebur128``) of ``path``
-    as decoded, after the ``prepare`` filters, and the decoded duration.
+def _read_pipe(fd: int, sink: Callable[[np.ndarray], None], channels: int) -> None:
+    frame = 4 * channels
+    rest = b""
+    with os.fdopen(fd, "rb", buffering=0) as f:
+        while True:
+            block = f.read(1 << 20)
+            if not block:
+                break
+            data = rest + block
+            usable = len(data) - len(data) % frame
+            rest = data[usable:]
+            if usable:
+                sink(np.frombuffer(data[:usable], dtype="<f4").reshape(-1, channels))
+
+
+def _write_pipe(fd: int, chunks: Callable[[], Iterator[np.ndarray]]) -> None:
+    with os.fdopen(fd, "wb", buffering=0) as f:
+        for chunk in chunks():
+            f.write(np.ascontiguousarray(chunk, dtype="<f4").tobytes())
+
+
+def _run_piped(args: Sequence[str], timeout_s: float, path: object,
+               writers: Sequence[tuple[int, Callable[[], Iterator[np.ndarray]]]],
+               readers: Sequence[tuple[int, Callable[[np.ndarray], None], int]],
+               child_fds: Sequence[int]) -> None:
+    """Run ffmpeg with extra pipes: ``writers`` feed its inputs, ``readers`` drain its
+    outputs, each in its own thread; ``child_fds`` are ffmpeg's ends. Every descriptor is
+    closed here. Raises ToolError on failure, timeout, or a failed reader or writer."""
+    failures: list[BaseException] = []
+    own = [fd for fd, *_ in writers] + [fd for fd, *_ in readers]
+    with tempfile.TemporaryFile() as err:
+        try:
+            proc = subprocess.Popen(list(args), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=err, pass_fds=tuple(child_fds))
+        except FileNotFoundError as exc:
+            for fd in list(child_fds) + own:
+                os.close(fd)
+            raise ToolError(f"{args[0]} is not installed", path=path,
+                            fix="install ffmpeg (apt-get install ffmpeg)") from exc
+        for fd in child_fds:  # ffmpeg holds its own copies now
+            os.close(fd)
+        threads = [threading.Thread(target=_guard, args=(_write_pipe, failures, proc, fd, source), daemon=True)
+                   for fd, source in writers]
+        threads += [threading.Thread(target=_guard, args=(_read_pipe, failures, proc, fd, sink, channels),
+                                     daemon=True) for fd, sink, channels in readers]
+        for t in threads:
+            t.start()
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired as exc:
+            proc.kill()
+            proc.wait()
+            raise ToolError(f"{args[0]} did not finish within {timeout_s:.0f} s", path=path,
+                            fix="check the file; very long or damaged files can stall the decoder") from exc
+        finally:
+            for t in threads:
+                t.join(timeout=60)
+        err.seek(0)
+        stderr = err.read().decode("utf-8", "replace")
+    real = [f for f in failures if not isinstance(f, OSError)]
+    if real:
+        raise ToolError(f"processing the decoded audio failed: {real[0]}", path=path) from real[0]
+    if proc.returncode != 0:
+        tail = " | ".join(line.strip() for line in stderr.strip().splitlines()[-3:])
+        raise ToolError(f"{args[0]} failed (exit {proc.returncode}): {tail}", path=path,
+                        fix="the file may be damaged or not audio")
+
+
+def _guard(fn: Callable[..., None], failures: list[BaseException], proc: subprocess.Popen, *args: Any) -> None:
+    try:
+        fn(*args)
+    except BaseException as exc:  # reported by _run_piped; stop ffmpeg so nothing waits forever
+        failures.append(exc)
+        if not isinstance(exc, OSError):
+            proc.kill()
+
+
+def measure(path: Path, prepare: Sequence[Filter] = (), duration_hint: float | None = None,
+            channels: int = 1) -> "meter.Loudness":
+    """BS.1770-4 integrated loudness, LRA, true peak, max momentary and short-term
+    loudness and decoded duration of ``path`` after the ``prepare`` filters, decoded at its
+    own sample rate as ``channels`` channels (see :mod:`pipeline.media.meter`).
 
     Raises:
         ToolError: ffmpeg failed or timed out, or decoded no audio.
     """
-    with tempfile.TemporaryDirectory(prefix="dangke-meter-") as tmp:
-        meta = Path(tmp) / "r128.txt"
-        split = _chain(ffmpeg_python.input(str(path)).audio, prepare).filter_multi_output("asplit", 2)
-        loud = (split[0].filter("ebur128", peak="true", metadata=1)
-                .filter("ametadata", mode="print", file=str(meta)))
-        count = split[1].filter("astats", measure_perchannel="none", measure_overall="Number_of_samples")
-        node = ffmpeg_python.merge_outputs(loud.output("-", format="null"), count.output("-", format="null"))
-        stderr = _run(_quiet(node), _timeout(duration_hint), path)
-        try:
-            loudness = parse_r128_metadata(meta.read_text(encoding="utf-8", errors="replace")
-                                           if meta.exists() else "")
-            samples = parse_astats(stderr).samples
-        except ValueError as exc:
-            raise ToolError(f"no audio could be decoded ({exc})", path=path,
-                            fix="not a decodable audio file") from exc
-    rate = _output_rate(stderr)
-    return Measurement(loudness, samples / rate if rate else 0.0)
+    from . import meter
+
+    rate = probe(path).sample_rate or 48000
+    m = meter.Meter(rate, channels, exact_within_db=0.0)
+    stream_pcm(path, [tuple(prepare)], rate, channels, [m.feed], duration_hint=duration_hint)
+    frames = m.frames()
+    if frames.samples == 0:
+        raise ToolError("no audio could be decoded", path=path, fix="not a decodable audio file")
+    return meter.measure(frames)
+
+
+def concat(parts: Sequence[tuple[Path, int]], sample_rate: int, channels: int, total_samples: int,
+           output: Output, duration_hint: float | None = None) -> None:
+    """Join audio files end to end into one file of exactly ``total_samples`` samples.
+
+    Each part ``(path, samples)`` is decoded, resampled to ``sample_rate`` with
+    ``channels`` channels, and padded with silence or cut to exactly ``samples``; the
+    joined signal is padded with silence to ``total_samples``, then ``output``'s filters
+    and encoder options apply. No loudness processing: parts are used as they are.
+
+    Raises:
+        ToolError: ffmpeg failed or timed out; a partial output may exist and must be
+            discarded by the caller.
+    """
+    if not parts:
+        raise ToolError("nothing to join", path=output.path)
+    layout = "mono" if channels == 1 else "stereo"
+    streams = []
+    for path, samples in parts:
+        s = (ffmpeg_python.input(str(path)).audio
+             .filter("aresample", sample_rate).filter("aformat", channel_layouts=layout)
+             .filter("apad", whole_len=samples).filter("atrim", end_sample=samples)
+             .filter("asetpts", "N/SR/TB"))
+        streams.append(s)
+    joined = ffmpeg_python.concat(*streams, v=0, a=1) if len(streams) > 1 else streams[0]
+    joined = joined.filter("apad", whole_len=total_samples).filter("atrim", end_sample=total_samples)
+    node = _chain(joined, output.filters).output(str(output.path), **dict(output.options))
+    _run(_quiet(node), _timeout(duration_hint), output.path)

@@ -7,63 +7,98 @@ ID3v2.3 with UTF-16 text (``$01`` + BOM, id3v2.3.0 §3.3) so players without UTF
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 import mutagen
 from mutagen import id3
+from mutagen.asf import ASF
+from mutagen.mp3 import MP3, BitrateMode
 from mutagen.mp4 import MP4
+from mutagen.ogg import OggFileType, OggPage
 
 _ID3_READ = {"title": "TIT2", "artist": "TPE1", "album": "TALB", "genre": "TCON",
              "language": "TLAN", "date": "TDRC"}
 _EASY_KEYS = ("title", "artist", "album", "genre", "language", "date", "comment", "description")
+_ASF_READ = {"title": "Title", "artist": "Author", "album": "WM/AlbumTitle", "genre": "WM/Genre",
+             "language": "WM/Language", "date": "WM/Year", "comment": "Description"}
+_MP4_READ = {"title": "\xa9nam", "artist": "\xa9ART", "album": "\xa9alb", "genre": "\xa9gen",
+             "date": "\xa9day", "comment": "\xa9cmt"}
+#: a CJK character squeezed between Latin letters ("Fu遙all"): a Latin word misread, not Chinese
+_SANDWICH = re.compile(r"[A-Za-z][\u3400-\u9fff\uf900-\ufaff][A-Za-z]")
+
+
+def _common_chinese(ch: str) -> bool:
+    """True for characters a Chinese title plausibly contains: ASCII, the 6,763 common
+    simplified characters and the symbols of GB 2312, and the 5,401 common traditional
+    characters of Big5 level 1 (lead bytes A4-C6) and its symbols (A1-A3)."""
+    if ord(ch) < 0x80:
+        return True
+    try:
+        ch.encode("gb2312")
+        return True
+    except UnicodeEncodeError:
+        pass
+    try:
+        return 0xA1 <= ch.encode("big5")[0] <= 0xC6
+    except UnicodeEncodeError:
+        return False
 
 
 def repair_mojibake(text: str) -> str:
-    """Undo GBK/GB18030 bytes decoded as Latin-1.
+    """Undo GBK/GB18030 bytes decoded as Latin-1 (BR-20: old Chinese taggers, ID3 frames
+    declared ISO-8859-1, ID3v1).
 
     Applies only when every character is below U+0100, at least one is above U+007F (pure
-    ASCII is never guessed at), the bytes decode strictly as GB18030, and the result
-    contains CJK characters. Otherwise the text is returned unchanged.
+    ASCII is never guessed at), the bytes decode strictly as GB18030 (a last lead byte
+    cut off by a fixed-size ID3v1 field is dropped), and the result reads as Chinese:
+    every character is a common simplified (GB 2312) or traditional (Big5 level 1)
+    character, a symbol or ASCII, and no CJK character sits between two Latin letters.
+    Latin-1 words such as "Zürich", "Éxito" or "Fußball" are left alone. Otherwise the
+    text is returned unchanged.
     """
     if not text or any(ord(c) > 0xFF for c in text) or all(ord(c) < 0x80 for c in text):
         return text
+    raw = text.encode("latin-1")
     try:
-        fixed = text.encode("latin-1").decode("gb18030")
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        return text
-    if any(unicodedata.name(c, "").startswith(("CJK", "FULLWIDTH", "IDEOGRAPHIC")) for c in fixed):
+        fixed = raw.decode("gb18030")
+    except UnicodeDecodeError:
+        if raw[-1] < 0x81:
+            return text
+        try:
+            fixed = raw[:-1].decode("gb18030")
+        except UnicodeDecodeError:
+            return text
+    has_cjk = any(unicodedata.name(c, "").startswith(("CJK", "FULLWIDTH", "IDEOGRAPHIC")) for c in fixed)
+    if has_cjk and all(_common_chinese(c) for c in fixed) and not _SANDWICH.search(fixed):
         return fixed
     return text
 
 
 def read_tags(path: Path) -> dict[str, str]:
     """Embedded tags of an audio file as ``{title, artist, album, genre, language, date,
-    comment}`` (only those present), text repaired by :func:`repair_mojibake`.
+    comment}`` (only those present): ID3v2 with ID3v1 filling what v2 lacks (MP3, WAV,
+    AIFF), MP4/M4A atoms, ASF/WMA attributes, Vorbis comments (FLAC, Ogg, Opus) and APEv2.
 
-    Never raises for unreadable tags: a file without readable tags gives ``{}``.
+    Text from ID3 frames declared ISO-8859-1 and from ID3v1 is repaired by
+    :func:`repair_mojibake`; formats whose text is Unicode by definition are not touched.
+    NUL and other control characters are removed. Never raises for unreadable tags: a
+    file without readable tags gives ``{}``.
     """
     try:
         f = mutagen.File(str(path))
     except Exception:  # mutagen raises many kinds for damaged files; tags are optional
-        return {}
+        return _id3_only(path)
     if f is None or f.tags is None:
-        return _id3v1_only(path)
+        return _id3_only(path)
     if isinstance(f.tags, id3.ID3):
-        out = {}
-        for key, frame_id in _ID3_READ.items():
-            frame = f.tags.get(frame_id)
-            if frame is not None and frame.text:
-                out[key] = _clean(str(frame.text[0]), frame.encoding == id3.Encoding.LATIN1)
-        comments = f.tags.getall("COMM")
-        if comments and comments[0].text:
-            out["comment"] = _clean(str(comments[0].text[0]), comments[0].encoding == id3.Encoding.LATIN1)
-        return out
+        return _from_id3(f.tags)
     if isinstance(f, MP4):
-        mp4 = {"title": "\xa9nam", "artist": "\xa9ART", "album": "\xa9alb", "genre": "\xa9gen",
-               "date": "\xa9day", "comment": "\xa9cmt"}
-        return {k: _clean(str(f.tags[v][0]), False) for k, v in mp4.items() if f.tags.get(v)}
+        return {k: _clean(str(f.tags[v][0]), False) for k, v in _MP4_READ.items() if f.tags.get(v)}
+    if isinstance(f, ASF):
+        return {k: _clean(str(f.tags[v][0]), False) for k, v in _ASF_READ.items() if f.tags.get(v)}
     out = {}
     for key in _EASY_KEYS:
         try:
@@ -72,22 +107,96 @@ def read_tags(path: Path) -> dict[str, str]:
             values = None
         if values:
             value = values[0] if isinstance(values, list) else values
-            out["comment" if key == "description" else key] = _clean(str(value), True)
+            out.setdefault("comment" if key == "description" else key, _clean(str(value), False))
     return out
 
 
-def _id3v1_only(path: Path) -> dict[str, str]:
+def _from_id3(tags: id3.ID3) -> dict[str, str]:
+    out = {}
+    for key, frame_id in _ID3_READ.items():
+        frame = tags.get(frame_id)
+        if frame is None or not frame.text:
+            continue
+        text = frame.genres[0] if frame_id == "TCON" and frame.genres else str(frame.text[0])
+        value = _clean(text, frame.encoding == id3.Encoding.LATIN1)
+        if value:
+            out[key] = value
+    comments = [c for c in tags.getall("COMM") if c.text and not c.desc.lower().startswith(("itun", "songs-db"))]
+    comments.sort(key=lambda c: c.desc != "")
+    if comments:
+        out["comment"] = _clean(str(comments[0].text[0]), comments[0].encoding == id3.Encoding.LATIN1)
+    return out
+
+
+def _id3_only(path: Path) -> dict[str, str]:
+    """ID3 tags of a file mutagen does not otherwise recognise (e.g. an MP3 it cannot
+    sync, a file with only an ID3v1 tag)."""
     try:
         tags = id3.ID3(str(path))
-    except (id3.ID3NoHeaderError, mutagen.MutagenError, OSError):
+    except (id3.ID3NoHeaderError, mutagen.MutagenError, OSError, ValueError):
         return {}
-    return {k: _clean(str(tags[v].text[0]), True) for k, v in _ID3_READ.items()
-            if v in tags and tags[v].text}
+    return _from_id3(tags)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def _clean(text: str, latin1: bool) -> str:
     text = repair_mojibake(text) if latin1 else text
-    return text.replace("\x00", "").strip()
+    return unicodedata.normalize("NFC", _CONTROL.sub("", text)).strip()
+
+
+def tags_only(path: Path) -> bool:
+    """True when a file is an ID3 tag with (almost) nothing after it: no sound at all
+    (BR-03, a tag-only MP3). Never raises."""
+    try:
+        tags = id3.ID3(str(path))
+        size = Path(path).stat().st_size
+    except (id3.ID3NoHeaderError, mutagen.MutagenError, OSError, ValueError):
+        return False
+    return size - tags.size <= 128 + 64
+
+
+@dataclass(frozen=True)
+class StreamHeader:
+    """What a file's own header says about its length, read with mutagen.
+
+    ``length_s``: the duration the header states, only where the format records it
+    exactly (WAV/RF64 data size, FLAC STREAMINFO, MP4 ``mdhd``, ASF file properties,
+    MP3 Xing/Info/VBRI frame count); None otherwise (MP3 without such a header, AMR).
+    ``ends_cleanly``: for Ogg (Vorbis, Opus, FLAC-in-Ogg), whether the last page carries
+    the end-of-stream flag (RFC 3533 §6); None for other formats.
+    """
+
+    length_s: float | None = None
+    ends_cleanly: bool | None = None
+
+
+def read_stream_header(path: Path) -> StreamHeader:
+    """The header facts of ``path`` used to tell a complete file from a truncated one.
+    Never raises: an unreadable header gives ``StreamHeader()``."""
+    try:
+        f = mutagen.File(str(path))
+    except Exception:  # damaged or unknown headers say nothing; decoding decides
+        return StreamHeader()
+    if f is None or getattr(f, "info", None) is None:
+        return StreamHeader()
+    if isinstance(f, OggFileType):
+        return StreamHeader(ends_cleanly=_ogg_ends_cleanly(path))
+    if isinstance(f, MP3) and f.info.bitrate_mode == BitrateMode.UNKNOWN:
+        return StreamHeader()
+    length = getattr(f.info, "length", None)
+    return StreamHeader(length_s=float(length) if length else None)
+
+
+def _ogg_ends_cleanly(path: Path) -> bool | None:
+    try:
+        with open(path, "rb") as fileobj:
+            first = OggPage(fileobj)
+            last = OggPage.find_last(fileobj, first.serial, finishing=False)
+    except Exception:  # a damaged page structure: leave the verdict to decoding
+        return None
+    return None if last is None else bool(last.last)
 
 
 @dataclass(frozen=True)
@@ -107,10 +216,53 @@ class TagSet:
     comment: str = ""
     lesson_id: str = ""
     track: str = ""
+    cover: bytes = b""
+    cover_mime: str = "image/jpeg"
+
+
+def _gbk_field(text: str, size: int = 30) -> str:
+    """``text`` as GBK bytes of at most ``size`` bytes, cut between characters, carried
+    in a str whose code points are those bytes (mutagen writes ID3v1 text as Latin-1)."""
+    out = b""
+    for ch in text:
+        b = ch.encode("gbk", "replace")
+        if len(out) + len(b) > size:
+            break
+        out += b
+    return out.decode("latin-1")
+
+
+def _id3v1_block(tags: TagSet) -> bytes:
+    """The 128-byte ID3v1.1 tag, text in GBK (see :func:`write_id3v23`)."""
+    from mutagen.id3._id3v1 import MakeID3v1  # mutagen's own ID3v1 builder
+
+    frames = {"TIT2": id3.TIT2(encoding=0, text=[_gbk_field(tags.title)])}
+    if tags.artist:
+        frames["TPE1"] = id3.TPE1(encoding=0, text=[_gbk_field(tags.artist)])
+    if tags.album:
+        frames["TALB"] = id3.TALB(encoding=0, text=[_gbk_field(tags.album)])
+    comment = tags.lesson_id or tags.comment
+    if comment:
+        frames["COMM"] = id3.COMM(encoding=0, lang="chi", desc="", text=[_gbk_field(comment, 28)])
+    if tags.track.split("/")[0].isdigit():
+        frames["TRCK"] = id3.TRCK(encoding=0, text=[tags.track.split("/")[0]])
+    return MakeID3v1(frames)
 
 
 def write_id3v23(path: Path, tags: TagSet, id3v1: bool) -> None:
-    """Replace all tags of an MP3 with ID3v2.3 (UTF-16 text) and, if asked, ID3v1.
+    """Replace all tags of an MP3 with ID3v2.3 (UTF-16 text, id3v2.3.0 §3.3) and, if
+    asked, ID3v1.1.
+
+    ID3v2.3: TIT2, TPE1, TALB, TCON, TRCK, TLAN (the ISO 639-3 code), COMM, the catalog id
+    as ``TXXX:DANGKE_LESSON_ID`` and the series cover as APIC (front cover).
+
+    ID3v1 has no encoding field. mutagen writes it as Latin-1, which turns Chinese into
+    ``?`` (standards.md §0 item 14). Players that read only ID3v1 are cheap Chinese
+    players, whose firmware (like Chinese Windows) reads ID3v1 in the local code page,
+    GBK; so the ID3v1 text is written in GBK (cut at a character boundary within the
+    30-byte fields), built by mutagen from frames carrying the GBK bytes, and the comment
+    field holds the catalog id. mutagen's reader shows such a tag as mojibake, which
+    :func:`repair_mojibake` undoes.
 
     Raises:
         mutagen.MutagenError: the file is not a writable MP3.
@@ -132,7 +284,13 @@ def write_id3v23(path: Path, tags: TagSet, id3v1: bool) -> None:
         t.add(id3.COMM(encoding=enc, lang="chi", desc="", text=[tags.comment]))
     if tags.lesson_id:
         t.add(id3.TXXX(encoding=enc, desc="DANGKE_LESSON_ID", text=[tags.lesson_id]))
-    t.save(str(path), v1=2 if id3v1 else 0, v2_version=3)
+    if tags.cover:
+        t.add(id3.APIC(encoding=enc, mime=tags.cover_mime, type=id3.PictureType.COVER_FRONT,
+                       desc="", data=tags.cover))
+    t.save(str(path), v1=0, v2_version=3)
+    if id3v1:
+        with open(path, "ab") as f:
+            f.write(_id3v1_block(tags))
 
 
 def read_id3(path: Path) -> dict[str, str]:
@@ -146,7 +304,12 @@ def read_id3(path: Path) -> dict[str, str]:
 
 def write_mp4(path: Path, tags: TagSet) -> None:
     """Replace the iTunes-style tags of an M4A file (title, artist, album, genre,
-    comment, and the catalog id as ``----:org.dangke:lesson_id``)."""
+    comment, cover, the catalog id as ``----:org.dangke:lesson_id`` and the ISO 639-3
+    language as ``----:org.dangke:language``).
+
+    Raises:
+        mutagen.MutagenError: the file is not a writable MP4.
+    """
     from mutagen.mp4 import MP4FreeForm
 
     f = MP4(str(path))
@@ -163,4 +326,8 @@ def write_mp4(path: Path, tags: TagSet) -> None:
         f.tags["----:org.dangke:lesson_id"] = [MP4FreeForm(tags.lesson_id.encode("utf-8"))]
     if tags.language:
         f.tags["----:org.dangke:language"] = [MP4FreeForm(tags.language.encode("utf-8"))]
+    if tags.cover:
+        from mutagen.mp4 import MP4Cover
+        kind = MP4Cover.FORMAT_PNG if tags.cover_mime == "image/png" else MP4Cover.FORMAT_JPEG
+        f.tags["covr"] = [MP4Cover(tags.cover, imageformat=kind)]
     f.save()

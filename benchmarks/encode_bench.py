@@ -1,0 +1,194 @@
+"""Encode benchmark: all renditions of long lesson-like files, three ways, side by side.
+
+    .venv/bin/python benchmarks/encode_bench.py [--minutes 10 20 40] [--skip-normalize]
+
+For each lesson (built from the real speech recordings in ``../shared/corpus/real`` or,
+without them, from ``tests/data``: 44.1 kHz mono 16-bit WAV, speech with short pauses)
+and the shipped profiles (``config/dangke.toml``), it times:
+
+* **dangke**: the encode stage's render of one source into every profile (measure once,
+  render once, verify every output by decoding it);
+* **ffmpeg-normalize** (EBU R128, two-pass ``loudnorm``, same targets, one run per
+  rendition: it cannot write several renditions from one analysis);
+* **bare ffmpeg**: one ffmpeg run writing the same renditions (mono mix, resampling,
+  encoders) with no analysis and no loudness processing: the floor.
+
+Wall time and CPU time (this process plus its children) are printed, and the ratios the
+issue sets goals for: ffmpeg-normalize / dangke (goal >= 8) and dangke / bare (goal
+<= 1.3). Runs are sequential; on a shared machine wall times are noisy, CPU times less so.
+ffmpeg-normalize comes with the ``bench`` extra (``pip install -e '.[bench]'``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pipeline.config import load_config, profile_hash  # noqa: E402
+from pipeline.encode import chain  # noqa: E402
+from pipeline.encode.render import Settings, SourceJob, Target, render_job  # noqa: E402
+from pipeline.media import meter  # noqa: E402
+
+RATE = 44100
+SPEECH = ("zh-cmn_lesson-like_concat_01.flac", "zh-cmn_funasr_01_vad-example.wav", "zh-cmn_fleurs_01.wav",
+          "zh-cmn_fleurs_02_zh-en-mix.wav", "zh-cmn_funasr_03_long.wav", "zh-cmn_aishell_01.wav",
+          "en-us_asterisk_01_demo-instruct.wav", "zh-cmn_paddlespeech_01.wav")
+
+
+def _cpu() -> float:
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _timed(fn) -> tuple[float, float]:
+    w, c = time.perf_counter(), _cpu()
+    fn()
+    return time.perf_counter() - w, _cpu() - c
+
+
+def _sources() -> list[Path]:
+    real = ROOT.parent.parent / "shared" / "corpus" / "real"
+    for folder in (real, Path("/work/shared/corpus/real"), ROOT / "tests" / "data"):
+        found = [folder / n for n in SPEECH if (folder / n).is_file()]
+        if found:
+            return found
+    found = sorted((ROOT / "tests" / "data").glob("*.wav"))
+    if not found:
+        sys.exit("no speech recordings found")
+    return found
+
+
+def build_lesson(path: Path, minutes: float, sources: list[Path], seed: int) -> Path:
+    """A lesson-like WAV of ``minutes``: the recordings in a shuffled loop, each with its
+    peak at -1 to -7 dBFS (a lecture recorded with some care; clipped sources are the
+    tests' business), with 0.3-1.5 s pauses, 44.1 kHz mono 16-bit."""
+    rng = np.random.default_rng(seed)
+    clips = []
+    for src in sources:
+        out = subprocess.run(["ffmpeg", "-v", "error", "-i", str(src), "-ac", "1", "-ar", str(RATE),
+                              "-f", "f32le", "-"], capture_output=True, check=True, timeout=300).stdout
+        clip = np.frombuffer(out, dtype="<f4")
+        clips.append(clip / max(1e-6, float(np.max(np.abs(clip)))))
+    total = int(minutes * 60 * RATE)
+    with soundfile.SoundFile(str(path), "w", RATE, 1, "PCM_16") as f:
+        written = 0
+        while written < total:
+            clip = clips[rng.integers(len(clips))] * 10 ** (rng.uniform(-7, -1) / 20)
+            pause = np.zeros(int(rng.uniform(0.3, 1.5) * RATE), dtype=np.float32)
+            piece = np.clip(np.concatenate([clip, pause]), -1, 1)[:total - written]
+            f.write(piece)
+            written += piece.size
+    return path
+
+
+def run_dangke(src: Path, out: Path, profiles: dict, minutes: float):
+    targets = tuple(Target(p, profile_hash(p), out / f"{name}.{p.extension}") for name, p in profiles.items())
+    job = SourceJob(key=src.stem, path=src, prepare=chain.prepare("mono"), duration_s=minutes * 60,
+                    targets=targets, label=src.stem)
+    result = render_job(job, Settings())
+    if result.errors:
+        raise SystemExit(f"dangke failed: {result.errors}")
+    return result
+
+
+def _codec_args(p) -> list[str]:
+    if p.format == "mp3":
+        return ["-c:a", "libmp3lame", "-b:a", f"{p.bitrate_kbps}k"]
+    if p.format == "m4a":
+        return ["-c:a", "aac", "-b:a", f"{p.bitrate_kbps}k"]
+    return ["-c:a", "pcm_s16le"]
+
+
+def run_normalize(src: Path, out: Path, profiles: dict, linear: bool = False) -> None:
+    """ffmpeg-normalize as a user would run it: EBU (two-pass loudnorm), the profile's
+    target and true-peak ceiling, its codec, rate and channels; its other settings at
+    their defaults (LRA target 7, so speech goes through loudnorm's dynamic mode), or
+    with ``linear`` a wide LRA target that keeps loudnorm linear wherever it can."""
+    exe = shutil.which("ffmpeg-normalize") or str(Path(sys.executable).parent / "ffmpeg-normalize")
+    extra = ["-lrt", "20", "--keep-lra-above-loudness-range-target"] if linear else []
+    for name, p in profiles.items():
+        subprocess.run([exe, str(src), "-o", str(out / f"{name}.{p.extension}"), "-f", "-q",
+                        "-nt", "ebu", "-t", str(p.loudness_lufs), "-tp", str(p.true_peak_dbtp), *extra,
+                        "-ar", str(p.sample_rate), *_codec_args(p), "-e", f"-ac {p.channels}"],
+                       check=True, timeout=3600)
+
+
+def run_bare(src: Path, out: Path, profiles: dict) -> None:
+    n = len(profiles)
+    graph = f"[0:a]aformat=channel_layouts=mono,asplit={n}" + "".join(f"[s{i}]" for i in range(n))
+    args = ["ffmpeg", "-v", "error", "-nostdin", "-y", "-i", str(src), "-filter_complex", graph]
+    for i, (name, p) in enumerate(profiles.items()):
+        args += ["-map", f"[s{i}]", "-ar", str(p.sample_rate), "-ac", str(p.channels), *_codec_args(p),
+                 str(out / f"{name}.{p.extension}")]
+    subprocess.run(args, check=True, timeout=3600)
+
+
+def _accuracy(folder: Path, profiles: dict) -> str:
+    worst_i, worst_tp = 0.0, -99.0
+    for name, p in profiles.items():
+        f = folder / f"{name}.{p.extension}"
+        m = meter.Meter(p.sample_rate, p.channels, exact_within_db=0.0)
+        data = subprocess.run(["ffmpeg", "-v", "error", "-i", str(f), "-f", "f32le", "-ac", str(p.channels),
+                               "-ar", str(p.sample_rate), "-"], capture_output=True, check=True, timeout=600).stdout
+        m.feed(np.frombuffer(data, dtype="<f4").reshape(-1, p.channels))
+        got = meter.measure(m.frames())
+        worst_i = max(worst_i, abs(got.integrated_lufs - p.loudness_lufs))
+        worst_tp = max(worst_tp, got.true_peak_dbtp - p.true_peak_dbtp)
+    return f"worst |I - target| {worst_i:.2f} LU, worst TP - ceiling {worst_tp:+.2f} dB"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--minutes", type=float, nargs="+", default=[10, 20])
+    ap.add_argument("--skip-normalize", action="store_true", help="leave out ffmpeg-normalize (slow)")
+    ap.add_argument("--normalize-linear", action="store_true",
+                    help="run ffmpeg-normalize with a wide LRA target (linear loudnorm where possible)")
+    ap.add_argument("--keep", metavar="DIR", help="build lessons and outputs in DIR and keep them")
+    args = ap.parse_args()
+    profiles = dict(load_config(ROOT / "config" / "dangke.toml").profiles)
+    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="dangke-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    sources = _sources()
+    print(f"profiles: {', '.join(profiles)}; cores: {os.cpu_count()}; runs are sequential")
+    totals = {"dangke": [0.0, 0.0], "normalize": [0.0, 0.0], "bare": [0.0, 0.0]}
+    try:
+        for k, minutes in enumerate(args.minutes):
+            src = build_lesson(work / f"lesson_{minutes:g}min.wav", minutes, sources, seed=k)
+            print(f"\nlesson {minutes:g} min ({src.stat().st_size / 1e6:.0f} MB, 44.1 kHz mono)")
+            runs = [("bare", run_bare), ("dangke", lambda s, o, p: run_dangke(s, o, p, minutes))]
+            if not args.skip_normalize:
+                runs.append(("normalize", lambda s, o, p: run_normalize(s, o, p, args.normalize_linear)))
+            for name, fn in runs:
+                out = work / f"{src.stem}-{name}"
+                out.mkdir(exist_ok=True)
+                wall, cpu = _timed(lambda: fn(src, out, profiles))
+                totals[name][0] += wall
+                totals[name][1] += cpu
+                extra = "" if name == "bare" else "; " + _accuracy(out, profiles)
+                print(f"  {name:10s} wall {wall:8.1f} s   cpu {cpu:8.1f} s{extra}")
+        d, b, n = totals["dangke"], totals["bare"], totals["normalize"]
+        print(f"\nall lessons: dangke wall {d[0]:.1f} s cpu {d[1]:.1f} s; bare wall {b[0]:.1f} s cpu {b[1]:.1f} s"
+              + ("" if args.skip_normalize else f"; ffmpeg-normalize wall {n[0]:.1f} s cpu {n[1]:.1f} s"))
+        print(f"dangke / bare ffmpeg:      wall {d[0] / b[0]:.2f}x  cpu {d[1] / b[1]:.2f}x   (goal <= 1.3)")
+        if not args.skip_normalize:
+            print(f"ffmpeg-normalize / dangke: wall {n[0] / d[0]:.1f}x  cpu {n[1] / d[1]:.1f}x   (goal >= 8)")
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

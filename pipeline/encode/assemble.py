@@ -1,0 +1,185 @@
+"""Audio the broadcast schedule needs besides lessons: jingles and whole-slot files.
+
+* :func:`asset_rendition` renders a station asset (an intro or outro jingle) for a
+  profile exactly like a lesson: the closed loudness loop of :mod:`pipeline.encode`
+  (:func:`~pipeline.encode.run_jobs`), so it meets the profile's target and true-peak
+  ceiling as decoded. Cached by the asset's sha256 and the profile settings.
+* :func:`slot_rendition` joins the renditions of one slot (jingles, lessons, filler),
+  each padded to its scheduled length, into one file of exactly the slot's length, for
+  controllers that can only start one file at a time. The parts are used as they are:
+  no part is re-measured or re-normalized (each already meets the profile's target), so
+  their levels relative to each other stay. A PCM file is an exact copy of the samples,
+  its loudness figures computed from the parts' BS.1770-4 measurements; a lossy file is
+  re-encoded, so it is measured once as decoded and, when the codec moved its level,
+  corrected by one uniform gain. Cached by its recipe (the parts' sha256 and lengths).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import uuid
+from pathlib import Path
+from typing import Sequence
+
+from ..catalog import Catalog
+from ..config import Config, profile_hash
+from ..errors import DangkeError, ToolError
+from ..fsutil import sha256_file
+from ..media import bext, ffmpeg, tags
+from ..media import meter
+from ..media.ffmpeg import Filter, Output
+from ..models import DeviceProfile, Rendition
+from . import chain, rendition_path, run_jobs
+from .render import SourceJob, Target
+
+
+def _tagger(profile: DeviceProfile, title: str, reference: str):
+    """Tags of a non-lesson rendition: bext loudness for WAV, ID3v2.3 title for MP3."""
+    if profile.tags == "bext":
+        return lambda path, m: bext.write_loudness(
+            path, m.integrated_lufs, m.lra_lu, m.true_peak_dbtp,
+            description=f"dangke {reference}", reference=reference)
+    if profile.tags == "id3v2.3":
+        return lambda path, _m: tags.write_id3v23(path, tags.TagSet(title=title, genre=reference), profile.id3v1)
+    if profile.tags == "mp4":
+        return lambda path, _m: tags.write_mp4(path, tags.TagSet(title=title, genre=reference))
+    return None
+
+
+def asset_rendition(cfg: Config, catalog: Catalog, asset: Path, profile_name: str, title: str) -> Rendition:
+    """The rendition of a station asset (a jingle) for ``profile_name``, made if missing.
+
+    Raises:
+        DangkeError: the asset is missing or cannot be rendered to the profile's target.
+    """
+    if not asset.is_file():
+        raise DangkeError("jingle not found", path=asset,
+                          fix="set [channels.<name>] intro / outro to an audio file, or remove the key")
+    profile = cfg.profiles[profile_name]
+    ph = profile_hash(profile)
+    key = f"{sha256_file(asset)}+asset"
+    have = catalog.rendition(key, profile.name, ph)
+    if have is not None and (cfg.library / have.path).is_file():
+        return have
+    try:
+        length = ffmpeg.probe(asset).header_duration_s
+    except ToolError as exc:
+        raise DangkeError(f"jingle is not decodable audio: {exc.message}", path=asset,
+                          fix="use a WAV, FLAC or MP3 file") from exc
+    layout = "mono" if profile.channels == 1 else "stereo"
+    prepare = (Filter.of("aformat", channel_layouts=layout),) + chain.prepare("mono", profile.channels)
+    job = SourceJob(key=key, path=asset, prepare=prepare, duration_s=length or 60.0, label=f"jingle {asset.name}",
+                    targets=(Target(profile, ph, rendition_path(cfg, key, profile, ph),
+                                    _tagger(profile, title, "jingle"), title),))
+    made, errors, _ = run_jobs(cfg, catalog, [job])
+    if errors or not made:
+        raise DangkeError(f"jingle could not be rendered for {profile.name}: "
+                          f"{errors[0][2] if errors else 'unknown error'}", path=asset)
+    return made[0]
+
+
+LOSSY_ATTEMPTS = 3
+"""Renders of a lossy slot file at most (the first plus gain corrections)."""
+
+
+def _lossy_correction(profile: DeviceProfile, got: meter.Loudness) -> float | None:
+    """The gain (dB) that brings a re-encoded slot back to the profile's target, or None
+    when it is within 0.2 LU and under the true-peak ceiling. A lossy encoder changes
+    the level of what it re-encodes (libmp3lame at 128 kb/s mono: about -0.4 LU), so a
+    lossy slot file is measured once as decoded and corrected by a uniform gain, which
+    keeps the parts' levels relative to each other; the true-peak ceiling wins."""
+    if not math.isfinite(got.integrated_lufs):
+        return None
+    step = profile.loudness_lufs - got.integrated_lufs
+    headroom = profile.true_peak_dbtp - got.true_peak_dbtp
+    if abs(step) <= 0.2 and headroom >= 0:
+        return None
+    step = min(step, headroom - 0.1)
+    return step if abs(step) > 0.05 else None
+
+
+def slot_key(profile: DeviceProfile, parts: Sequence[tuple[Rendition, int]], length_ms: int) -> str:
+    """The cache key of a slot file: a hash of its recipe."""
+    recipe = json.dumps([profile_hash(profile), length_ms, [(r.sha256, ms) for r, ms in parts]])
+    return "slot+" + hashlib.sha256(recipe.encode()).hexdigest()[:32]
+
+
+def parts_loudness(parts: Sequence[tuple[Rendition, int]]) -> tuple[float, float]:
+    """Integrated loudness (LUFS) and true peak (dBTP) of parts joined end to end,
+    from their own measurements: the duration-weighted energy mean of their integrated
+    loudness (BS.1770-4 sums mean squares, so this is exact up to gating) and the
+    highest of their true peaks."""
+    energy = seconds = 0.0
+    peak = -math.inf
+    for r, ms in parts:
+        if r.integrated_lufs is not None and math.isfinite(r.integrated_lufs):
+            energy += (ms / 1000) * 10 ** (r.integrated_lufs / 10)
+            seconds += ms / 1000
+        if r.true_peak_dbtp is not None and math.isfinite(r.true_peak_dbtp):
+            peak = max(peak, r.true_peak_dbtp)
+    loud = 10 * math.log10(energy / seconds) if energy > 0 else -math.inf
+    return loud, peak
+
+
+def slot_rendition(cfg: Config, catalog: Catalog, profile_name: str, parts: Sequence[tuple[Rendition, int]],
+                   length_ms: int, title: str, reference: str) -> Rendition:
+    """One file of exactly ``length_ms`` milliseconds (rounded to the sample) made of
+    ``parts`` ``(rendition, scheduled milliseconds)`` in order, each padded with silence
+    or cut to its scheduled length; silence after the last part up to the slot's end.
+
+    Raises:
+        DangkeError: a part's file is missing, or ffmpeg failed.
+    """
+    profile = cfg.profiles[profile_name]
+    ph = profile_hash(profile)
+    key = slot_key(profile, parts, length_ms)
+    have = catalog.rendition(key, profile.name, ph)
+    if have is not None and (cfg.library / have.path).is_file():
+        return have
+    inputs = []
+    rate = profile.sample_rate
+    for r, ms in parts:
+        path = cfg.library / r.path
+        if not path.is_file():
+            raise DangkeError(f"{r.key} is scheduled but its file is missing", path=path,
+                              fix="run `dangke encode`, then `dangke schedule --force` for the day")
+        inputs.append((path, int(round(ms * rate / 1000))))
+    dest = rendition_path(cfg, key, profile, ph)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{uuid.uuid4().hex}.tmp.{profile.extension}")
+    loud, peak = parts_loudness(parts)
+    gain = 0.0
+    try:
+        for attempt in range(1, LOSSY_ATTEMPTS + 1):
+            level = (Filter.of("volume", f"{gain:.2f}dB"),) if gain else ()
+            ffmpeg.concat(inputs, rate, profile.channels, int(round(length_ms * rate / 1000)),
+                          Output(tmp, level, chain.output_options(profile, title)), duration_hint=length_ms / 1000)
+            if profile.format == "wav":
+                break
+            got = ffmpeg.measure(tmp, duration_hint=length_ms / 1000)
+            loud, peak = got.integrated_lufs, got.true_peak_dbtp
+            step = _lossy_correction(profile, got)
+            if step is None or attempt == LOSSY_ATTEMPTS:
+                break
+            gain += step
+        tagger = _tagger(profile, title, reference)
+        if tagger is not None:
+            tagger(tmp, meter.Loudness(loud, float("nan"), peak, float("nan"), float("nan"), length_ms / 1000))
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        sha = sha256_file(tmp)
+        os.replace(tmp, dest)
+    except ToolError as exc:
+        tmp.unlink(missing_ok=True)
+        raise DangkeError(f"slot audio could not be assembled: {exc.message}", path=dest) from exc
+    made = Rendition(source_sha256=key, profile=profile.name, profile_hash=ph,
+                     path=str(dest.resolve().relative_to(cfg.library.resolve())), sha256=sha,
+                     bytes=dest.stat().st_size, duration_s=length_ms / 1000, extension=profile.extension,
+                     integrated_lufs=round(loud, 2), true_peak_dbtp=round(peak, 2), gain_db=0.0,
+                     notes=(f"joined from {len(parts)} rendition(s)"
+                            + (f", {gain:+.2f} dB after re-encoding" if gain else ""),))
+    catalog.add_rendition(made)
+    return made

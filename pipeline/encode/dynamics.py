@@ -1,0 +1,182 @@
+"""Level planning of one rendition: a gain curve decided on measured frames (pure numpy).
+
+The source is measured once (:mod:`pipeline.media.meter`: K-weighted energy and true
+peak per 1 ms frame). For each rendition this module decides one gain per frame, in dB:
+
+    gain(f) = static gain + compression(f) - limiting(f)
+
+* ``compression`` (speech compression for loudspeakers, the gentle "clarity" treatment)
+  reduces syllables louder than a threshold set relative to the source's own integrated
+  loudness, so it acts the same on a quiet and on a loud recording;
+* ``limiting`` is a look-ahead true-peak limiter: every frame whose true peak would pass
+  the ceiling is brought down to it, with linear-in-dB attack ramps before the peak and
+  release ramps after (so the gain is never above what a frame allows);
+* the static gain is solved (secant method) so that the integrated loudness of the
+  result, recomputed with the same BS.1770-4 gating, is the target; it never exceeds
+  the configured maximum gain (then ``capped`` is set).
+
+Because the curve is applied by ffmpeg exactly as planned (``amultiply`` with the curve
+interpolated linearly between frame edges), the loudness and peak of the rendered PCM
+are known before the render; only the lossy encoder's small, measured, deviations remain.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+
+from ..media import meter
+from ..media.meter import Frames
+
+
+@dataclass(frozen=True)
+class Shape:
+    """How a rendition's dynamics are treated.
+
+    ``compress_ratio`` 1 means no compression; ``compress_threshold_lu`` is relative to
+    the source's integrated loudness; rates are in dB per millisecond.
+    """
+
+    compress_ratio: float = 1.0
+    compress_threshold_lu: float = 0.0
+    compress_window_ms: int = 50
+    compress_attack_db_ms: float = 0.5
+    compress_release_db_ms: float = 0.05
+    limit_attack_db_ms: float = 1.5
+    limit_release_db_ms: float = 0.2
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The decided levels of one rendition.
+
+    ``curve_db`` is the gain per frame (None: the constant ``gain_db``); ``predicted_lufs``
+    and ``predicted_peak_dbtp`` describe the signal after the gain (before the encoder);
+    ``limited_db`` is the deepest limiter reduction; ``capped`` is True when the source is
+    too quiet to reach the target within the maximum gain.
+    """
+
+    gain_db: float
+    curve_db: np.ndarray | None
+    predicted_lufs: float
+    predicted_peak_dbtp: float
+    limited_db: float
+    capped: bool
+
+    def envelope(self, frames: Frames, chunk: int = 1 << 16) -> Iterator[np.ndarray]:
+        """The linear gain per sample (float32 chunks), interpolated linearly between frame
+        edges; the value at an edge is the smaller of the two frames' gains, so no sample
+        gets more gain than its frame allows."""
+        g = self.curve_db if self.curve_db is not None else np.full(len(frames), self.gain_db)
+        lin = 10 ** (g / 20)
+        at_edges = np.empty(lin.size + 1)
+        at_edges[0], at_edges[-1] = lin[0], lin[-1]
+        at_edges[1:-1] = np.minimum(lin[:-1], lin[1:])
+        edges = frames.edges
+        per_chunk = max(1, chunk // max(1, int(frames.rate * meter.FRAME_S)))
+        for f0 in range(0, lin.size, per_chunk):
+            f1 = min(lin.size, f0 + per_chunk)
+            lengths = np.diff(edges[f0:f1 + 1])
+            frame = np.repeat(np.arange(f0, f1), lengths)
+            pos = np.arange(edges[f0], edges[f1]) - edges[frame]
+            frac = pos / np.maximum(lengths[frame - f0], 1)
+            yield (at_edges[frame] + (at_edges[frame + 1] - at_edges[frame]) * frac).astype(np.float32)
+
+
+def _ramps(need: np.ndarray, attack: float, release: float) -> np.ndarray:
+    """The smallest curve >= ``need`` (dB, per frame) that rises at most ``attack`` dB per
+    frame before a peak and falls at most ``release`` dB per frame after it."""
+    idx = np.arange(need.size, dtype=np.float64)
+    after = np.maximum.accumulate(need + release * idx) - release * idx
+    before = (np.maximum.accumulate((need - attack * idx)[::-1]) + attack * idx[::-1])[::-1]
+    return np.maximum(np.maximum(after, before), 0.0)
+
+
+def compression_db(frames: Frames, shape: Shape, reference_lufs: float) -> np.ndarray:
+    """Compression gain per frame (dB, <= 0): syllables whose short loudness (K-weighted,
+    ``compress_window_ms``) exceeds ``reference_lufs + compress_threshold_lu`` are reduced
+    by (1 - 1/ratio) of the excess, with smoothed attack and release."""
+    if shape.compress_ratio <= 1.0 or not math.isfinite(reference_lufs):
+        return np.zeros(len(frames))
+    w = max(1, shape.compress_window_ms)
+    c = np.concatenate([[0.0], np.cumsum(frames.energy)])
+    idx = np.arange(len(frames))
+    lo, hi = np.maximum(idx - w // 2, 0), np.minimum(idx + w - w // 2, len(frames))
+    samples = np.maximum(frames.edges[hi] - frames.edges[lo], 1)
+    level = meter.lufs((c[hi] - c[lo]) / samples)
+    over = np.maximum(level - (reference_lufs + shape.compress_threshold_lu), 0.0)
+    reduction = over * (1 - 1 / shape.compress_ratio)
+    return -_ramps(reduction, shape.compress_attack_db_ms, shape.compress_release_db_ms)
+
+
+def _curve(peak_db: np.ndarray, comp: np.ndarray, gain: float, ceiling: float,
+           shape: Shape) -> tuple[np.ndarray, float]:
+    need = peak_db + gain + comp - ceiling
+    if need.size == 0 or need.max() <= 0:
+        return gain + comp, 0.0
+    limit = _ramps(need, shape.limit_attack_db_ms, shape.limit_release_db_ms)
+    return gain + comp - limit, float(limit.max())
+
+
+def plan(frames: Frames, target_lufs: float, ceiling_dbtp: float, max_gain_db: float,
+         shape: Shape = Shape(), start: int = 0, end: int | None = None) -> Plan:
+    """Decide the gain curve that brings frames ``start:end`` to ``target_lufs`` with every
+    frame's true peak at or below ``ceiling_dbtp``.
+
+    Frames outside ``start:end`` (trimmed silence) get the edge frames' gains. A silent
+    source (no block above the -70 LUFS gate) gets 0 dB.
+    """
+    end = len(frames) if end is None else end
+    sub = Frames(frames.rate, int(frames.edges[end] - frames.edges[start]),
+                 frames.edges[start:end + 1] - frames.edges[start],
+                 frames.energy[start:end], frames.peak[start:end])
+    source = meter.integrated(sub)
+    if not math.isfinite(source):
+        return Plan(0.0, None, source, meter.db(float(sub.peak.max(initial=0.0))), 0.0, False)
+    with np.errstate(divide="ignore"):
+        peak_db = 20 * np.log10(np.maximum(sub.peak, 1e-12))
+    comp = compression_db(sub, shape, source)
+
+    def loud(g: float) -> tuple[float, np.ndarray, float]:
+        curve, depth = _curve(peak_db, comp, g, ceiling_dbtp, shape)
+        return meter.integrated(sub, sub.energy * 10 ** (curve / 10)), curve, depth
+
+    g0 = target_lufs - source
+    g, (level, curve, depth) = g0, loud(g0)
+    g = min(g, max_gain_db)
+    if g != g0:
+        level, curve, depth = loud(g)
+    prev = None
+    for _ in range(12):
+        err = target_lufs - level
+        if abs(err) < 0.01 or (err > 0 and g >= max_gain_db):
+            break
+        slope = 1.0
+        if prev is not None and abs(g - prev[0]) > 1e-6:
+            slope = min(1.0, max(0.05, (level - prev[1]) / (g - prev[0])))
+        prev = (g, level)
+        g = min(max_gain_db, g + max(-20.0, min(20.0, err / slope)))
+        level, curve, depth = loud(g)
+    capped = target_lufs - source > max_gain_db and level < target_lufs - 0.01
+    full = np.empty(len(frames))
+    full[start:end] = curve
+    full[:start] = curve[0] if curve.size else g
+    full[end:] = curve[-1] if curve.size else g
+    constant = bool(np.all(full == full[0])) if full.size else True
+    predicted_peak = float((peak_db + curve).max()) if curve.size else float("-inf")
+    return Plan(gain_db=round(float(g), 3), curve_db=None if constant else full,
+                predicted_lufs=level, predicted_peak_dbtp=predicted_peak,
+                limited_db=depth, capped=capped)
+
+
+def trim_range(frames: Frames, threshold_dbfs: float, keep_s: float) -> tuple[int, int]:
+    """Frames to keep, ``(start, end)``: leading and trailing silence (every peak below
+    ``threshold_dbfs``) is cut down to ``keep_s`` seconds. A silent source is kept whole."""
+    loud = np.flatnonzero(frames.peak >= 10 ** (threshold_dbfs / 20))
+    if loud.size == 0:
+        return 0, len(frames)
+    keep = int(round(keep_s / meter.FRAME_S))
+    return max(0, int(loud[0]) - keep), min(len(frames), int(loud[-1]) + 1 + keep)

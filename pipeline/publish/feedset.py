@@ -1,0 +1,204 @@
+"""The feeds of a generation: ``feeds/lessons-<dialect>.xml`` from the catalog,
+``feeds/broadcast-<channel>.xml`` from the staged schedules, and the feed artwork.
+
+Item identity never changes when feeds are regenerated: a lesson's guid is
+``dangke-lesson:<lesson_id>`` (a new version of a lesson is the same episode with new
+audio), an airing's is :func:`~pipeline.layout.airing_guid` (channel, air start, audio),
+a whole slot's ``dangke-slot:<channel>:<start>:<sha256 prefix>``. ``pubDate`` is the
+time the guid was first published (catalog ``feed_items``), never an air time.
+Enclosure URLs are ``base_url`` + key, percent-encoded; lengths are the sizes of the
+files as they are now in the library (after tagging, BR-27).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Iterator
+
+from ..catalog import Catalog
+from ..config import Config
+from ..errors import DangkeError
+from ..fsutil import sha256_file
+from ..layout import airing_guid, url
+from ..models import Lesson, Rendition
+from ..vocab import CATEGORY_NAMES_ZH, DIALECT_NAMES_ZH
+from .feeds import FeedInfo, FeedItem, build_feed
+from .store import Put
+
+FEED_CACHE = "public, max-age=300"
+IMMUTABLE = "public, max-age=31536000, immutable"
+RSS_TYPE = "application/rss+xml; charset=utf-8"
+IMAGE_TYPES = {".png": ("png", "image/png"), ".jpg": ("jpg", "image/jpeg"), ".jpeg": ("jpg", "image/jpeg")}
+KIND_TITLES = {"slot": "整段 whole slot"}
+
+
+@dataclass(frozen=True)
+class FeedSet:
+    """The feed objects of a generation (artwork first, then feeds) and the guids of
+    their items."""
+
+    objects: list[Put]
+    guids: list[str]
+
+
+def lesson_feed_sources(cfg: Config, catalog: Catalog) -> Iterator[tuple[Lesson, Rendition]]:
+    """Current lessons with a rendition in ``[feeds] lesson_profile``, by lesson id."""
+    from ..encode import current_rendition
+    for lesson in catalog.lessons():
+        r = current_rendition(cfg, catalog, lesson.source_sha256, cfg.feeds.lesson_profile)
+        if r is not None:
+            yield lesson, r
+
+
+def _first(known: dict[str, str], guid: str, default: dt.datetime) -> dt.datetime:
+    """When ``guid`` was first published; a time stored without offset is UTC (BR-27)."""
+    if guid not in known:
+        return default
+    when = dt.datetime.fromisoformat(known[guid])
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.timezone.utc)
+
+
+def _artwork(cfg: Config) -> Put | None:
+    """The artwork object ``images/<sha256>.<png|jpg>`` (a new name when the art changes).
+
+    Raises:
+        DangkeError: the configured file is missing.
+    """
+    if not cfg.feeds.artwork:
+        return None
+    path = cfg.resolve(cfg.feeds.artwork)
+    if not path.is_file():
+        raise DangkeError("feed artwork not found", path=path, fix="set [feeds] artwork to a .png or .jpg, or \"\"")
+    ext, mime = IMAGE_TYPES[path.suffix.lower()]
+    sha = sha256_file(path)
+    return Put(key=f"images/{sha}.{ext}", sha256=sha, size=path.stat().st_size, content_type=mime,
+               cache_control=IMMUTABLE, path=path)
+
+
+def _feed(key: str, data: bytes) -> Put:
+    return Put(key=key, sha256=hashlib.sha256(data).hexdigest(), size=len(data), content_type=RSS_TYPE,
+               cache_control=FEED_CACHE, data=data)
+
+
+def _size(local: dict[str, Path], key: str, where: object) -> int:
+    path = local.get(key)
+    if path is None or not path.is_file():
+        raise DangkeError(f"{key} is in a feed but not in the library", path=where,
+                          fix="run `dangke encode` and `dangke schedule` again")
+    return path.stat().st_size
+
+
+def feed_objects(cfg: Config, catalog: Catalog, when: dt.datetime, peek: bool = False) -> FeedSet | None:
+    """Lesson feeds per dialect and broadcast feeds per channel, built at ``when`` (aware).
+
+    With ``peek``, returns None when some item was never published (so the feeds have
+    changed) and records nothing.
+
+    Raises:
+        DangkeError: a file a feed refers to is missing, or the artwork is.
+    """
+    base = cfg.station.base_url
+    local = {r.key: cfg.library / r.path for r in catalog.renditions()}
+    lessons = list(lesson_feed_sources(cfg, catalog))
+    airings = _airings(cfg, local)
+    guids = [f"dangke-lesson:{lesson.lesson_id}" for lesson, _ in lessons] + [a.guid for _, a in airings]
+    known = catalog.first_published(guids)
+    if peek and len(known) < len(guids):
+        return None
+    art = _artwork(cfg)
+    image_url = url(base, art.key) if art else ""
+    author = cfg.feeds.author or cfg.station.name
+    objects = [art] if art else []
+    for dialect in sorted({lesson.dialect for lesson, _ in lessons}):
+        items = [_lesson_item(cfg, local, lesson, r, _first(known, f"dangke-lesson:{lesson.lesson_id}", when))
+                 for lesson, r in lessons if lesson.dialect == dialect]
+        items.sort(key=lambda i: (-i.pub_date.timestamp(), i.guid))
+        key = f"feeds/lessons-{dialect}.xml"
+        info = FeedInfo(title=f"{cfg.station.name} · {DIALECT_NAMES_ZH.get(dialect, dialect)}",
+                        description=f"{cfg.station.name}：{DIALECT_NAMES_ZH.get(dialect, dialect)}黨課 "
+                                    f"(lessons in {dialect})",
+                        link=url(base, ""), feed_url=url(base, key), language=f"zh-{dialect}", author=author,
+                        built_at=when, owner_email=cfg.feeds.owner_email, medium="course", image_url=image_url)
+        objects.append(_feed(key, build_feed(info, items)))
+    for name in sorted(cfg.channels):
+        channel = cfg.channels[name]
+        items = [_with_date(a, _first(known, a.guid, when)) for ch, a in airings if ch == name]
+        key = f"feeds/broadcast-{name}.xml"
+        info = FeedInfo(title=channel.title or name,
+                        description=f"{cfg.station.name}：{channel.title or name}（每日節目表 daily schedule）",
+                        link=url(base, ""), feed_url=url(base, key), language=_channel_language(channel), author=author,
+                        built_at=when, owner_email=cfg.feeds.owner_email, medium="podcast", image_url=image_url)
+        objects.append(_feed(key, build_feed(info, items)))
+    return FeedSet(objects, guids)
+
+
+def _lesson_item(cfg: Config, local: dict[str, Path], lesson: Lesson, r: Rendition,
+                 first: dt.datetime) -> FeedItem:
+    label = CATEGORY_NAMES_ZH.get(lesson.category, lesson.category)
+    about = "｜".join(x for x in (label, lesson.speaker, lesson.series) if x)
+    return FeedItem(guid=f"dangke-lesson:{lesson.lesson_id}", title=lesson.title,
+                    description=f"{about}\n{lesson.description}".strip() if lesson.description else about,
+                    url=url(cfg.station.base_url, r.key), length=_size(local, r.key, cfg.library),
+                    mime_type=cfg.profiles[r.profile].mime_type, pub_date=first, duration_s=r.duration_s,
+                    author=lesson.speaker, category=lesson.category, episode=lesson.episode)
+
+
+def _channel_language(channel) -> str:
+    dialects = {d for s in list(channel.slots) + [s for c in channel.clocks for s in c.slots] for d in s.dialects}
+    return f"zh-{dialects.pop()}" if len(dialects) == 1 else "zh"
+
+
+def _with_date(item: FeedItem, first: dt.datetime) -> FeedItem:
+    return replace(item, pub_date=first)
+
+
+def _airings(cfg: Config, local: dict[str, Path]) -> list[tuple[str, FeedItem]]:
+    """``(channel, item)`` for every staged airing and whole-slot file, in air order
+    (``pub_date`` still to be set).
+
+    Raises:
+        DangkeError: a scheduled key has no file in the library.
+    """
+    root = cfg.build / "broadcast"
+    out: list[tuple[str, FeedItem]] = []
+    if not root.is_dir():
+        return out
+    for day_file in sorted(root.glob("*/????-??-??.json")):
+        doc = json.loads(day_file.read_text(encoding="utf-8"))
+        name = doc["channel"]
+        channel = cfg.channels.get(name)
+        if channel is None:
+            continue
+        title = channel.title or name
+        mime = cfg.profiles[channel.profile].mime_type
+        for slot in doc["slots"]:
+            start, end = dt.datetime.fromisoformat(slot["start"]), dt.datetime.fromisoformat(slot["end"])
+            if slot.get("key"):
+                name_ = slot.get("title") or title
+                out.append((name, FeedItem(
+                    guid=f"dangke-slot:{name}:{slot['start']}:{slot['sha256'][:16]}",
+                    title=f"{start:%Y-%m-%d %H:%M} {name_}（{KIND_TITLES['slot']}）",
+                    description=f"{title}：{start:%Y-%m-%d %H:%M}–{end:%H:%M} 整段節目，"
+                                f"{len(slot['items'])} 項 (the whole slot in one file)",
+                    url=url(cfg.station.base_url, slot["key"]), length=_size(local, slot["key"], day_file),
+                    mime_type=mime, pub_date=start, duration_s=(end - start).total_seconds(),
+                    air_start=start, air_end=end, kind="slot", location=title)))
+            for item in slot["items"]:
+                if not item.get("key"):
+                    continue
+                at = dt.datetime.fromisoformat(item["start"])
+                label = CATEGORY_NAMES_ZH.get(item.get("category") or "", "")
+                what = " · ".join(x for x in (label, item.get("lesson_id") or item["kind"]) if x)
+                out.append((name, FeedItem(
+                    guid=airing_guid(name, item["start"], item.get("sha256")),
+                    title=f"{at:%Y-%m-%d %H:%M:%S} {item['title']}",
+                    description=f"{title}：{what}", url=url(cfg.station.base_url, item["key"]),
+                    length=_size(local, item["key"], day_file), mime_type=mime, pub_date=at,
+                    duration_s=float(item["duration_s"]), air_start=at,
+                    air_end=at + dt.timedelta(seconds=float(item["duration_s"])), kind=item["kind"],
+                    category=item.get("category") or "", location=title)))
+    return out
