@@ -277,3 +277,28 @@ def test_the_card_command_loads_over_http_and_refuses_clearly(http_store, tmp_pa
     assert run_cli("card", "LJ-09999", "--quarter", "2027Q1", "--to", img, "--from", url) == 1
     assert "LJ-09999 has no playlist for 2027Q1" in capsys.readouterr().err
     assert run_cli("card", "LJ-00001", "--quarter", "2027Q9", "--to", img, "--from", url) == 2
+
+
+def test_the_loader_reads_an_s3_store_over_http(station, tmp_path, s3_server):
+    """The same published layout in a real S3-compatible server (moto over HTTP), read
+    through the S3 store's boto3 client as ``--from s3://...`` or the configured store do."""
+    from pipeline.publish.s3 import S3Store
+    from tests.conftest import s3_client
+    pl = station.publish("LJ-00001", "2027Q1", Q1)
+    client = s3_client(s3_server)
+    client.create_bucket(Bucket="dk-card")
+    for p in sorted(station.root.rglob("*")):
+        if p.is_file():
+            client.put_object(Bucket="dk-card", Key="county/" + p.relative_to(station.root).as_posix(),
+                              Body=p.read_bytes())
+    src = StoreSource(S3Store("dk-card", "county", endpoint_url=s3_server, region="us-east-1",
+                              addressing_style="path"))
+    img = fat32(tmp_path / "card.img")
+    report = load_card(read_published(src, "LJ-00001", "2027Q1"), src, ImageCard(img), tmp_path / "cache",
+                       now=WHEN)
+    assert (report.copied, report.generation) == (5, 1)
+    assert [n.casefold() for n in entry_order(img)] == expected(pl)
+    client.put_object(Bucket="dk-card", Key=f"county/{pl.items[0].key}", Body=b"damaged")
+    with pytest.raises(CardRefused):
+        load_card(read_published(src, "LJ-00001", "2027Q1"), src, ImageCard(fat32(tmp_path / "c2.img")),
+                  tmp_path / "cache2", now=WHEN)
