@@ -317,6 +317,12 @@ class Catalog:
         self.db.execute("INSERT OR REPLACE INTO plans (quarter, device_id, lesson_ids) VALUES (?,?,?)",
                         (quarter, device_id, json.dumps(lesson_ids)))
 
+    def forget_plans(self, quarter: str, keep: set[str]) -> None:
+        """Forget the plans of ``quarter`` for devices not in ``keep`` (no longer planned)."""
+        rows = self.db.execute("SELECT device_id FROM plans WHERE quarter=?", (quarter,)).fetchall()
+        self.db.executemany("DELETE FROM plans WHERE quarter=? AND device_id=?",
+                            [(quarter, r[0]) for r in rows if r[0] not in keep])
+
     def plan(self, quarter: str, device_id: str) -> list[str] | None:
         row = self.db.execute("SELECT lesson_ids FROM plans WHERE quarter=? AND device_id=?",
                               (quarter, device_id)).fetchone()

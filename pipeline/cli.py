@@ -98,6 +98,8 @@ def init(obj: Context, directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     shutil.copy2(src / "dangke.toml", directory / "dangke.toml")
     shutil.copy2(src / "fleet.csv", directory / "fleet.csv")
+    if (src / "orders.csv").is_file():
+        shutil.copy2(src / "orders.csv", directory / "orders.csv")
     if (src / "assets").is_dir():
         shutil.copytree(src / "assets", directory / "assets", dirs_exist_ok=True)
     for sub in ("inbox", "library", "rejected"):
@@ -186,14 +188,57 @@ def do_encode(obj: Context) -> None:
         obj.fail()
 
 
+def _reason_lines(label: str, problems, limit: int = 15) -> list[str]:
+    """Problems grouped by reason, most common first, at most ``limit`` lines."""
+    from playlists.report import reasons
+    out = []
+    found = reasons(problems)
+    for r in found[:limit]:
+        who = r.first if r.count == 1 else f"{r.first} and {r.count - 1} more like it"
+        out.append(f"{label}{'' if r.kind == 'not-planned' else f' ({r.kind})'}: {who}: {r.text}")
+    if len(found) > limit:
+        rest = sum(r.count for r in found[limit:])
+        out.append(f"{label}: {rest} more device(s) with {len(found) - limit} other reason(s): see problems.csv")
+    return out
+
+
+def _summary_table(rows) -> list[str]:
+    from .vocab import CATEGORIES
+    head = ["township", "devices", "planned", "problems", "shortfalls", "hours", *CATEGORIES, "MB to write"]
+    body = [[r.township, r.devices, r.planned, r.not_planned, r.with_shortfalls, f"{r.hours:.1f}",
+             *(f"{dict(r.seconds).get(c, 0.0) / 3600:.1f}" for c in CATEGORIES), f"{r.bytes_to_write / 1e6:.0f}"]
+            for r in rows]
+    import unicodedata
+
+    def width(text: str) -> int:
+        return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    sizes = [max(width(str(row[n])) for row in [head, *body]) for n in range(len(head))]
+    lines = []
+    for row in [head, *body]:
+        cells = [str(c) + " " * (sizes[n] - width(str(c))) if n == 0 else " " * (sizes[n] - width(str(c))) + str(c)
+                 for n, c in enumerate(row)]
+        lines.append("  " + "  ".join(cells))
+    return lines
+
+
 def do_plan(obj: Context, quarter: Quarter) -> None:
     from .plan import run_plan
     with obj.catalog() as cat:
         report = run_plan(obj.cfg, cat, quarter)
-    for p in report.problems:
-        problem(f"not planned: {p.message}")
+    for line in _reason_lines("not planned", report.problems):
+        problem(line)
     say(f"plan {report.quarter}: {report.planned} of {report.devices} device(s) planned, "
-        f"{len(report.problems)} with problems, {report.written} file(s) written")
+        f"{len(report.problems)} with problems, "
+        f"{len({p.device_id for p in report.shortfalls})} with shortfalls, {report.written} file(s) written "
+        f"({report.solves} requirement set(s) solved in {report.seconds:.1f} s)")
+    for line in _summary_table(report.summary):
+        say(line)
+    for line in _reason_lines("shortfall", report.shortfalls):
+        say(line)
+    for note in report.notes:
+        say(f"note: {note}")
+    if report.reports:
+        say("reports: " + ", ".join(str(p) for p in report.reports))
     if report.failed:
         obj.fail()
 
@@ -343,6 +388,55 @@ def run(obj: Context, quarter: str | None, date: str | None, days: int) -> None:
     do_plan(obj, q)
     do_schedule(obj, first, days)
     do_publish(obj, dry_run=False)
+
+
+@cli.command()
+@click.argument("device_id")
+@click.option("--quarter", metavar="YYYYQn", required=True, help="Quarter to load.")
+@click.option("--to", "to", metavar="PATH", required=True, type=click.Path(path_type=Path),
+              help="The card: its folder when mounted, or an unmounted FAT partition or image file.")
+@click.option("--from", "source", metavar="SOURCE", default=None,
+              help="Where to read: the configured store (default), 'public' for the station's base_url, or a "
+                   "URL (https://..., file://..., s3://...).")
+@click.option("--cache", metavar="DIR", type=click.Path(path_type=Path), default=None,
+              help="Local audio cache (default: ~/.cache/dangke/audio).")
+@click.option("--reassign", is_flag=True, help="Load a card that belongs to another device.")
+@click.pass_obj
+def card(obj: Context, device_id: str, quarter: str, to: Path, source: str | None, cache: Path | None,
+         reassign: bool) -> None:
+    """Load a device's quarterly playlist onto its card, in play order."""
+    from .card import cache_dir, load_card, open_source, quarter_text, read_published
+    from .cardfs import open_card
+    try:
+        q = quarter_text(quarter)
+    except ValueError as exc:
+        raise UsageError(str(exc), fix="use e.g. --quarter 2027Q1") from exc
+    if source is None:
+        from .publish import store_for
+        src = open_source("", store=store_for(obj.cfg))
+    elif source == "public":
+        src = open_source(obj.cfg.station.base_url)
+    else:
+        src = open_source(source)
+    pub = read_published(src, device_id, q)
+    target = open_card(to)
+    verbs = {"remove": "removed", "keep": "kept   ", "copy": "copied "}
+
+    def show(action: str, name: str, size: int) -> None:
+        if action in verbs:
+            say(f"  {verbs[action]} {name} ({size / 1e6:.1f} MB)")
+    try:  # the station's time zone when there is a configuration, else the machine's
+        now = dt.datetime.now(obj.cfg.tz)
+    except ConfigError:
+        now = dt.datetime.now().astimezone()
+    report = load_card(pub, src, target, cache or cache_dir(), reassign=reassign, now=now, progress=show)
+    if report.up_to_date:
+        say(f"card {report.device_id} {report.quarter}: already up to date at {report.card} "
+            f"(generation {report.generation})")
+        return
+    say(f"card {report.device_id} {report.quarter} (generation {report.generation}) at {report.card}: "
+        f"{report.kept} kept, {report.copied} copied ({report.bytes_copied / 1e6:.1f} MB), {report.removed} removed"
+        + (f", resumed after {report.resumed} file(s) already in place" if report.resumed else ""))
 
 
 @cli.command()

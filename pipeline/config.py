@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import tomllib
 import types
 import typing
@@ -23,6 +24,7 @@ from pathlib import Path
 from .errors import ConfigError
 from .models import CategoryRule, ChannelSpec, ClockSpec, DeviceProfile, SlotSpec
 from .vocab import CATEGORIES, DIALECTS, accepted_categories, accepted_dialects, category_code, dialect_code
+from .vocab import GROUPS, group_code
 
 
 @dataclass(frozen=True)
@@ -134,11 +136,61 @@ class EncodeSection:
 
 
 @dataclass(frozen=True)
+class TopicSpec:
+    """``[[plan.topics]]``: a topic lessons can be about. A lesson is on the topic when
+    its id is in ``lessons`` or one of ``keywords`` occurs in its title, series or
+    description (case and width folded; list both scripts, e.g. 養殖 and 养殖)."""
+
+    name: str
+    keywords: tuple[str, ...] = ()
+    lessons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class GroupRule:
+    """``[[plan.groups]]``: what one listener group gets.
+
+    ``topics``: lessons on these topics are carried (all of them, or ``per_topic`` of
+    each when it is above 0) as far as the hard rules allow. ``prefer_max_minutes``:
+    lessons longer than this are chosen only when shorter ones run out (0 = no limit).
+    """
+
+    group: str
+    topics: tuple[str, ...] = ()
+    per_topic: int = 0
+    prefer_max_minutes: float = 0.0
+
+
+@dataclass(frozen=True)
+class MustCarry:
+    """``[[plan.must_carry]]``: lessons (ids) the editors want on every device in
+    ``quarter`` (``YYYYQn``), or only on the devices of ``groups`` when given."""
+
+    quarter: str
+    lessons: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class PlanSection:
     #: the dialect every device may fall back to (ISO 639-3)
     fallback_dialect: str = "cmn"
     #: solver time limit per distinct requirement set (seconds)
     solver_seconds: float = 10.0
+    #: listening time per quarter (hours): less is reported, more is never planned (0 = none)
+    min_listening_hours: float = 0.0
+    max_listening_hours: float = 0.0
+    #: share of the seconds in the device's own dialect, as far as the library has it
+    own_dialect_min_share: float = 0.0
+    #: share of each card left free for the file system and cluster rounding
+    card_reserve_share: float = 0.04
+    #: village orders (點單), CSV: village,lesson_or_topic,priority[,township][,quarter]
+    orders: str = ""
+    #: parallel solver processes; 0 = number of cores
+    jobs: int = 0
+    topics: tuple[TopicSpec, ...] = ()
+    groups: tuple[GroupRule, ...] = ()
+    must_carry: tuple[MustCarry, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -260,6 +312,7 @@ def load_config(path: Path) -> Config:
         ("fleet", FleetSection), ("ingest", IngestSection), ("encode", EncodeSection),
         ("plan", PlanSection), ("schedule", ScheduleSection), ("feeds", FeedsSection))}
     _check_station(sections["station"], path)
+    sections["plan"] = _check_plan(sections["plan"], path)
     _check_publish(sections["publish"], path)
     profiles = _profiles(data.get("profiles", {}), path)
     rules = _rules(data.get("rules", {}), path)
@@ -285,6 +338,53 @@ def _check_station(station: StationSection, path: Path) -> None:
                           path=path, fix="add the trailing slash")
 
 
+def _check_plan(plan: PlanSection, path: Path) -> PlanSection:
+    """Validate ``[plan]`` and its tables; group names come back as codes."""
+    def bad(what: str, fix: str) -> ConfigError:
+        return ConfigError(f"[plan] {what}", path=path, fix=fix)
+
+    if not 0 <= plan.own_dialect_min_share <= 1:
+        raise bad(f"own_dialect_min_share = {plan.own_dialect_min_share} is not between 0 and 1", "e.g. 0.5")
+    if not 0 <= plan.card_reserve_share < 1:
+        raise bad(f"card_reserve_share = {plan.card_reserve_share} is not in [0, 1)", "e.g. 0.04")
+    if plan.min_listening_hours < 0 or plan.max_listening_hours < 0:
+        raise bad("listening hours cannot be negative", "use 0 for no limit")
+    if 0 < plan.max_listening_hours < plan.min_listening_hours:
+        raise bad(f"max_listening_hours = {plan.max_listening_hours} is below min_listening_hours = "
+                  f"{plan.min_listening_hours}", "raise the maximum or lower the minimum")
+    if plan.jobs < 0 or plan.solver_seconds <= 0:
+        raise bad("jobs must be 0 or more and solver_seconds above 0", "e.g. jobs = 0, solver_seconds = 10")
+    names = [t.name for t in plan.topics]
+    for t in plan.topics:
+        if not t.name.strip() or names.count(t.name) > 1:
+            raise bad(f"topic name {t.name!r} is empty or used twice", "give each [[plan.topics]] its own name")
+        if not t.keywords and not t.lessons:
+            raise bad(f"topic {t.name!r} has neither keywords nor lessons", "add keywords = [\"...\"]")
+
+    def group(name: str, where: str) -> str:
+        code = group_code(name)
+        if code is None:
+            raise bad(f"{where}: unknown group {name!r}", f"use one of: {', '.join(GROUPS)}")
+        return code
+
+    groups, seen = [], set()
+    for g in plan.groups:
+        code = group(g.group, "[[plan.groups]]")
+        if code in seen:
+            raise bad(f"[[plan.groups]] group {code!r} appears twice", "merge the two tables")
+        seen.add(code)
+        for t in g.topics:
+            if t not in names:
+                raise bad(f"[[plan.groups]] {code}: unknown topic {t!r}", "define it in [[plan.topics]]")
+        if g.per_topic < 0 or g.prefer_max_minutes < 0:
+            raise bad(f"[[plan.groups]] {code}: per_topic and prefer_max_minutes cannot be negative", "use 0 for none")
+        groups.append(dataclasses.replace(g, group=code))
+    must = []
+    for m in plan.must_carry:
+        if not re.fullmatch(r"\d{4}Q[1-4]", m.quarter):
+            raise bad(f"[[plan.must_carry]] quarter = {m.quarter!r} is not YYYYQn", "e.g. quarter = \"2027Q1\"")
+        must.append(dataclasses.replace(m, groups=tuple(group(g, "[[plan.must_carry]]") for g in m.groups)))
+    return dataclasses.replace(plan, groups=tuple(groups), must_carry=tuple(must))
 def _check_publish(publish: PublishSection, path: Path) -> None:
     checks = [
         (publish.keep_generations >= 2, "keep_generations", "at least 2, so the previous generation stays whole"),
@@ -333,6 +433,8 @@ def _coerce(value: object, kind: object, where: str, path: Path) -> object:
                 return _coerce(value, option, where, path)
             except ConfigError:
                 continue
+    if dataclasses.is_dataclass(kind) and isinstance(value, dict):
+        return _section(kind, value, where.strip("[]").replace("] ", "."), path)
     if origin is tuple and isinstance(value, list):
         inner = typing.get_args(kind)[0]
         return tuple(_coerce(v, inner, where, path) for v in value)

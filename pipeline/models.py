@@ -194,6 +194,8 @@ class Track:
     valid_until: dt.date | None = None
     audiences: tuple[str, ...] = ()
     evergreen: bool = False
+    #: topics of ``[[plan.topics]]`` the lesson is about (matched at plan time)
+    topics: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -243,10 +245,14 @@ class DevicePlaylist:
 
 @dataclass(frozen=True)
 class PlanProblem:
-    """Why a device got no playlist, in plain words."""
+    """Why a device got no playlist, or which wish its playlist could not meet, in plain
+    words. ``kind`` is ``not-planned`` (no playlist: a hard rule cannot be met) or the
+    wish that fell short: ``must-carry``, ``group-topic``, ``own-dialect``,
+    ``listening-time``, ``order``."""
 
     device_id: str
     message: str
+    kind: str = "not-planned"
 
 
 @dataclass(frozen=True)
@@ -345,3 +351,21 @@ class BroadcastDay:
     #: the clock used (``daily`` or a variant's name) and its title
     clock: str = "daily"
     clock_title: str = ""
+
+
+@dataclass(frozen=True)
+class VillageOrder:
+    """One row of the village orders (點單): a village asks for a lesson or a topic.
+
+    ``target`` is a lesson id, a title, a series, a topic of ``[[plan.topics]]`` or a
+    category; ``priority`` 1 is the most wanted, 9 the least. ``township`` is empty when
+    the village name alone identifies it; ``quarter`` is empty when the order stands for
+    every quarter. ``line`` is the CSV line, for messages.
+    """
+
+    village: str
+    target: str
+    priority: int
+    township: str = ""
+    quarter: str = ""
+    line: int = 0

@@ -1,33 +1,54 @@
 """The plan stage: quarterly playlists of the fleet into the staging tree.
 
-Reads the catalog (current lessons and their renditions) and the fleet registry, calls
-the pure planner (:mod:`playlists.quarter`), re-checks every playlist independently, and
-writes ``build/devices/<quarter>/<device_id>/manifest.json`` and ``playlist.m3u``.
-A device whose rules cannot be met gets no files, and its problem is reported.
+Reads the catalog (current lessons and their renditions), the fleet registry, the
+village orders and what each device carried last quarter; calls the pure planner
+(:mod:`playlists.quarter`), with its solves spread over ``[plan] jobs`` processes;
+re-checks every playlist independently; and writes, under ``build/``:
+``devices/<quarter>/<device_id>/manifest.json``, ``playlist.m3u`` and ``diff.json``,
+and ``reports/<quarter>/fleet-summary.csv`` and ``problems.csv``. A device whose hard
+rules cannot be met gets no files, and its problem is reported.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import multiprocessing
+import os
 import shutil
+import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
 
-from playlists.quarter import QuarterRules, check_playlist, plan_quarter
+from playlists.quarter import GroupWishes, QuarterRules, check_playlist, plan_quarter
+from playlists.report import CardFile, DeviceDiff, TownshipSummary, diff, fleet_summary
+from playlists.rules import matches_topic
 
-from . import layout
+from . import layout, planfiles
 from .catalog import Catalog
 from .config import Config, profile_hash
-from .fleet import load_fleet
-from .fsutil import write_atomic
-from .models import PlanProblem, Quarter, Track
+from .fleet import load_fleet, load_orders
+from .models import Device, PlanProblem, Quarter, Track
 
 
 @dataclass(frozen=True)
 class PlanReport:
+    """What a plan did: devices planned, problems (not planned), shortfalls (wishes not
+    met), fleet notes, the summary rows, files written, solves and the time taken."""
+
     quarter: str
     devices: int
     planned: int
     problems: tuple[PlanProblem, ...]
     written: int
+    shortfalls: tuple[PlanProblem, ...] = ()
+    notes: tuple[str, ...] = ()
+    summary: tuple[TownshipSummary, ...] = ()
+    solves: int = 0
+    seconds: float = 0.0
+    reports: tuple[Path, ...] = ()
 
     @property
     def failed(self) -> bool:
@@ -35,50 +56,151 @@ class PlanReport:
 
 
 def tracks(cfg: Config, catalog: Catalog, profile: str) -> list[Track]:
-    """Current lessons that have a rendition in ``profile`` as configured now."""
+    """Current lessons that have a rendition in ``profile`` as configured now, with the
+    ``[[plan.topics]]`` they are about."""
     ph = profile_hash(cfg.profiles[profile])
     out = []
     for lesson in catalog.lessons():
         r = catalog.rendition(lesson.source_sha256, profile, ph)
         if r is None:
             continue
+        topics = tuple(t.name for t in cfg.plan.topics
+                       if matches_topic(lesson.lesson_id, (lesson.title, lesson.series, lesson.description),
+                                        t.keywords, t.lessons))
         out.append(Track(lesson_id=lesson.lesson_id, title=lesson.title, category=lesson.category,
                          dialect=lesson.dialect, duration_s=r.duration_s, bytes=r.bytes, sha256=r.sha256,
                          key=r.key, series=lesson.series, episode=lesson.episode,
                          valid_from=lesson.valid_from, valid_until=lesson.valid_until,
-                         audiences=lesson.audiences, evergreen=lesson.evergreen))
+                         audiences=lesson.audiences, evergreen=lesson.evergreen, topics=topics))
     return out
 
 
-def settings(cfg: Config) -> QuarterRules:
-    return QuarterRules(rules=cfg.rules, fallback_dialect=cfg.plan.fallback_dialect,
-                        work_limit=cfg.plan.solver_seconds)
+def settings(cfg: Config, quarter: Quarter | None = None) -> QuarterRules:
+    """The planner's settings from ``[plan]`` and ``[rules]`` (must-carry of ``quarter``)."""
+    p = cfg.plan
+    must = tuple((lid, m.groups) for m in p.must_carry if quarter is not None and m.quarter == str(quarter)
+                 for lid in m.lessons)
+    return QuarterRules(rules=cfg.rules, fallback_dialect=p.fallback_dialect, work_limit=p.solver_seconds,
+                        min_listening_s=p.min_listening_hours * 3600, max_listening_s=p.max_listening_hours * 3600,
+                        own_dialect_min_share=p.own_dialect_min_share, card_reserve_share=p.card_reserve_share,
+                        groups=tuple(GroupWishes(g.group, g.topics, g.per_topic, g.prefer_max_minutes * 60)
+                                     for g in p.groups),
+                        must_carry=must)
+
+
+def process_map(jobs: int, threshold: int = 32) -> Callable:
+    """A ``map`` that spreads the calls over ``jobs`` processes (0 = one per core) when
+    there are at least ``threshold`` of them; results keep the input order."""
+    jobs = jobs or os.cpu_count() or 1
+
+    def run(fn: Callable, items: Iterable) -> list:
+        items = list(items)
+        if jobs <= 1 or len(items) < threshold:
+            return list(map(fn, items))
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+            return list(pool.map(fn, items, chunksize=max(1, len(items) // (jobs * 8))))
+    return run
+
+
+def previous_files(cfg: Config, catalog: Catalog, quarter: Quarter, devices: list[Device],
+                   by_profile: dict[str, list[Track]]) -> dict[str, tuple[CardFile, ...]]:
+    """What each device carried in ``quarter`` (the previous one): its manifest in the
+    staging tree, else the lesson ids the catalog remembers (with today's renditions)."""
+    root = cfg.build / "devices" / str(quarter)
+    now = {p: {t.lesson_id: t for t in ts} for p, ts in by_profile.items()}
+    seen: dict[tuple, tuple[CardFile, ...]] = {}
+    out = {}
+    for d in devices:
+        path = root / d.device_id / "manifest.json"
+        files: tuple[CardFile, ...] = ()
+        if path.is_file():
+            items = json.loads(path.read_text(encoding="utf-8")).get("items", [])
+            files = tuple(CardFile(i["lesson_id"], i["sha256"], i["bytes"], i.get("card_path", "")) for i in items)
+        else:
+            ids = catalog.plan(str(quarter), d.device_id) or []
+            tracks_now = now.get(d.profile, {})
+            files = tuple(CardFile(lid, tracks_now[lid].sha256, tracks_now[lid].bytes) if lid in tracks_now
+                          else CardFile(lid, "", 0) for lid in ids)
+        if files:
+            out[d.device_id] = seen.setdefault(files, files)
+    return out
+
+
+def _write(path: Path, data: bytes) -> bool:
+    """Write ``data`` unless the file holds it already (temp file, rename); no fsync:
+    :func:`run_plan` syncs once at the end."""
+    try:
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return True
+
+
+def _write_all(files: list[tuple[Path, bytes]]) -> int:
+    with ThreadPoolExecutor(8) as pool:
+        written = sum(pool.map(lambda f: _write(*f), files))
+    if written:
+        os.sync()
+    return written
 
 
 def run_plan(cfg: Config, catalog: Catalog, quarter: Quarter) -> PlanReport:
-    """Plan ``quarter`` for the whole fleet and write the staging tree."""
+    """Plan ``quarter`` for the whole fleet and write the staging tree.
+
+    Raises:
+        ConfigError: the fleet registry or the village orders are invalid.
+    """
+    started = time.perf_counter()
     devices = load_fleet(cfg.registry, frozenset(cfg.profiles))
-    rules = settings(cfg)
+    orders = load_orders(cfg.resolve(cfg.plan.orders)) if cfg.plan.orders else []
+    rules = settings(cfg, quarter)
     by_profile = {p: tracks(cfg, catalog, p) for p in sorted({d.profile for d in devices})}
-    result = plan_quarter(devices, by_profile, quarter, rules)
+    before = previous_files(cfg, catalog, quarter.previous(), devices, by_profile)
+    result = plan_quarter(devices, by_profile, quarter, rules,
+                          previous={k: tuple(f.lesson_id for f in v) for k, v in before.items()},
+                          orders=orders, mapper=process_map(cfg.plan.jobs))
     by_id = {d.device_id: d for d in devices}
+    library = {t.lesson_id: t for ts in by_profile.values() for t in ts}
     problems = list(result.problems)
     root = cfg.build / "devices" / str(quarter)
-    keep, written = set(), 0
+    files: list[tuple[Path, bytes]] = []
+    planned, diffs = [], {}
     for pl in result.playlists:
-        broken = check_playlist(pl, by_id[pl.device_id], rules)
+        broken = check_playlist(pl, by_id[pl.device_id], rules, library, quarter)
         if broken:  # never publish a playlist that breaks the rules, whatever the solver said
             problems.append(PlanProblem(pl.device_id, f"{pl.device_id}: rejected plan: {'; '.join(broken)}"))
             continue
+        planned.append(pl)
+        d: DeviceDiff = diff(pl, before.get(pl.device_id, ()), str(quarter.previous()))
+        diffs[pl.device_id] = d
         folder = root / pl.device_id
-        written += write_atomic(folder / "manifest.json", layout.manifest(pl))
-        written += write_atomic(folder / "playlist.m3u", layout.device_m3u(pl))
-        keep.add(pl.device_id)
-        catalog.save_plan(str(quarter), pl.device_id, [i.lesson_id for i in pl.items])
+        files += [(folder / "manifest.json", layout.manifest(pl)), (folder / "playlist.m3u", layout.device_m3u(pl)),
+                  (folder / "diff.json", planfiles.diff_json(d))]
+    keep = {pl.device_id for pl in planned}
+    result_ok = dataclasses.replace(result, playlists=tuple(planned),
+                                    problems=tuple(sorted(problems, key=lambda p: p.device_id)))
+    summary = fleet_summary(devices, result_ok, diffs)
+    reports = cfg.build / "reports" / str(quarter)
+    files += [(reports / "fleet-summary.csv", planfiles.summary_csv(summary)),
+              (reports / "problems.csv", planfiles.problems_csv(list(result_ok.problems) + list(result.shortfalls),
+                                                                by_id, list(result.notes)))]
+    written = _write_all(files)
     if root.is_dir():
         for stale in sorted(p for p in root.iterdir() if p.is_dir() and p.name not in keep):
             shutil.rmtree(stale)
-    for p in problems:
-        catalog.log("plan", "error", p.device_id, p.message)
-    return PlanReport(quarter=str(quarter), devices=len(devices), planned=len(keep),
-                      problems=tuple(sorted(problems, key=lambda p: p.device_id)), written=written)
+    with catalog.transaction():
+        for pl in planned:
+            catalog.save_plan(str(quarter), pl.device_id, [i.lesson_id for i in pl.items])
+        catalog.forget_plans(str(quarter), keep)
+        for p in result_ok.problems:
+            catalog.log("plan", "error", p.device_id, p.message)
+    return PlanReport(quarter=str(quarter), devices=len(devices), planned=len(planned),
+                      problems=result_ok.problems, written=written, shortfalls=result.shortfalls,
+                      notes=result.notes, summary=tuple(summary), solves=result.solves,
+                      seconds=time.perf_counter() - started,
+                      reports=(reports / "fleet-summary.csv", reports / "problems.csv"))

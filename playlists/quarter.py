@@ -1,149 +1,512 @@
 """Quarterly device playlists for the whole fleet.
 
-Each device gets lessons in its own dialect or the fallback dialect (Mandarin), valid
-in the quarter, fitting its capacity (the real byte sizes of its profile's renditions),
-and meeting every category-share rule (the county rule). Devices with identical
-requirements share one solve, so the cost grows with the number of distinct
-requirement sets, not with the number of devices.
+Hard rules (a device that cannot meet them gets no playlist and a plain explanation):
+the category-share rules (the county rule), the card's capacity in real rendition
+bytes (less the share kept free for the file system), the listening-time maximum, the
+device's own dialect or the fallback dialect only, the lessons' validity dates, and
+series in episode order (an episode only with the one before it, unless the device
+carried that one last quarter; one version of each episode).
+
+Wishes, weighed in one objective (each unmet one is reported for the device):
+must-carry lessons of the quarter > the group's topics (e.g. fishers: maritime safety,
+aquaculture) > village orders (點單) by priority > the own-dialect share (as far as the
+library has lessons in that dialect) and the listening-time minimum > more listening,
+own dialect before the fallback, lessons for the device's group, shorter lessons for
+groups that prefer them. Lessons the device carried last quarter (unless evergreen, or
+asked for by an order or a must-carry) are left out first; they come back, at a cost,
+only when the hard rules, the listening minimum or the own-dialect share need them.
+The solver stops within ``gap_s`` seconds of listening of the best objective.
+
+Devices with identical requirements share one solve (:func:`requirement_key`), so the
+cost grows with the number of distinct requirement sets, not with the number of
+devices; the solves go through ``mapper`` (e.g. a process pool's map). Equal inputs give
+equal plans, whatever their order.
 """
 
 from __future__ import annotations
 
+import math
+import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
-from pipeline.models import (CategoryRule, Device, DevicePlaylist, PlanProblem, PlaylistItem,
-                             Quarter, Track)
+from pipeline.models import (CategoryRule, Device, DevicePlaylist, PlanProblem, PlaylistItem, Quarter, Track,
+                             VillageOrder)
+from pipeline.vocab import GROUPS
 
-from . import rules as county
 from . import solver
-from .cardnames import card_path
+from .cardnames import card_path, number_width
+from .explain import Context, explain_infeasible, shortfalls
+from .orders import ResolvedOrder, VillageOrders
 
 #: play order of categories when no series binds the order
 CATEGORY_ORDER = ("party-spirit", "theory", "policy", "red-culture", "skills", "other")
 
+# Objective weights, in value units: one second of own-dialect listening is worth 8.
+OWN_PER_S, FALLBACK_PER_S = 8, 4
+#: lessons longer than the group's preferred length are worth this fraction
+LONG_FACTOR = 0.25
+#: lessons meant for the device's group (``audiences``) are worth more, others less
+AUDIENCE_MATCH, AUDIENCE_OTHER = 1.5, 0.5
+#: a lesson carried last quarter (not evergreen) costs this per second
+REPEAT_PER_S = 4
+#: per second below the listening minimum, and per second the own-dialect share lacks
+SHORT_PER_S, OWN_SHORT_PER_S = 16, 24
+HOUR = 16 * 3600
+#: an order is worth (10 - priority) hours; a group-topic lesson 20 h; a must-carry 100 h
+ORDER_POINT, TOPIC_BONUS, MUST_BONUS = HOUR, 20 * HOUR, 100 * HOUR
+
+
+@dataclass(frozen=True)
+class GroupWishes:
+    """What one listener group gets (``[[plan.groups]]``): every lesson on ``topics`` (or
+    ``per_topic`` of each when above 0) and, when ``prefer_max_s`` is above 0, lessons
+    no longer than that many seconds first."""
+
+    group: str
+    topics: tuple[str, ...] = ()
+    per_topic: int = 0
+    prefer_max_s: float = 0.0
+
 
 @dataclass(frozen=True)
 class QuarterRules:
-    """Planning settings (from ``[plan]`` and ``[rules]``)."""
+    """Planning settings (from ``[plan]`` and ``[rules]``). Seconds and shares; 0 means
+    "no such limit". ``must_carry`` holds ``(lesson_id, groups)`` of this quarter, empty
+    groups meaning every device."""
 
     rules: tuple[CategoryRule, ...]
     fallback_dialect: str = "cmn"
     work_limit: float = 10.0
+    min_listening_s: float = 0.0
+    max_listening_s: float = 0.0
+    own_dialect_min_share: float = 0.0
+    card_reserve_share: float = 0.0
+    groups: tuple[GroupWishes, ...] = ()
+    must_carry: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: the solver stops when within this many seconds of own-dialect listening of the best
+    #: (below the weight of any must-carry lesson, topic lesson or order)
+    gap_s: float = 600.0
+
+    def wishes(self, group: str) -> GroupWishes:
+        """The wishes of ``group`` (none when it has no ``[[plan.groups]]`` entry)."""
+        for g in self.groups:
+            if g.group == group:
+                return g
+        return GroupWishes(group)
+
+    def usable_bytes(self, device: Device) -> int:
+        """The bytes a playlist may take on the device's card."""
+        return int(device.capacity_bytes * (1.0 - self.card_reserve_share))
 
 
 @dataclass(frozen=True)
 class QuarterPlan:
-    """Playlists of the devices that could be planned and problems of those that could not."""
+    """The plan of a quarter.
+
+    ``playlists``: the devices planned; ``problems``: devices not planned and why;
+    ``shortfalls``: wishes a planned device's playlist could not meet; ``notes``:
+    fleet-wide findings (library gaps, orders that match nothing); ``solves``: distinct
+    requirement sets solved.
+    """
 
     quarter: str
     playlists: tuple[DevicePlaylist, ...]
     problems: tuple[PlanProblem, ...]
-
-
-def requirement_key(device: Device) -> tuple:
-    """What decides a device's playlist; devices with equal keys get equal playlists."""
-    return (device.profile, device.dialect, device.group, device.capacity_bytes)
+    shortfalls: tuple[PlanProblem, ...] = ()
+    notes: tuple[str, ...] = ()
+    solves: int = 0
 
 
 def candidates(device: Device, tracks: Iterable[Track], quarter: Quarter, fallback: str) -> list[Track]:
     """Tracks a device may carry: its dialect or the fallback, valid in the quarter."""
+    return _pool(tracks, device.dialect, fallback, quarter)
+
+
+def _pool(tracks: Iterable[Track], dialect: str, fallback: str, quarter: Quarter) -> list[Track]:
     first, last = quarter.first_day, quarter.last_day
-    return sorted((t for t in tracks if t.dialect in (device.dialect, fallback)
+    return sorted((t for t in tracks if t.dialect in (dialect, fallback)
                    and (t.valid_from is None or t.valid_from <= last)
                    and (t.valid_until is None or t.valid_until >= first)), key=lambda t: t.lesson_id)
 
 
-def _deciseconds(seconds: float) -> int:
-    return max(1, int(round(seconds * 10)))
+def _ms(seconds: float) -> int:
+    """Whole milliseconds of a duration as published (rounded to 3 decimals)."""
+    return int(round(round(seconds, 3) * 1000))
 
 
-def choose(device: Device, pool: Sequence[Track], settings: QuarterRules) -> list[Track] | None:
-    """The best rule-compliant selection for a device, or None when there is none.
-    Own-dialect seconds count double in the objective."""
-    items = _items(pool, lambda t: _deciseconds(t.duration_s) * (2 if t.dialect == device.dialect else 1))
-    share = [solver.ShareRule(r.categories, int(round(r.min_share * 10000))) for r in settings.rules]
-    chosen = solver.solve(items, [None], share, max_size=device.capacity_bytes,
-                          work_limit=settings.work_limit)
-    if not chosen:
-        return None
-    return [t for t in pool if t.lesson_id in chosen]
+def _basis_points(share: float) -> int:
+    """A share in basis points, rounded up so the integer rule is never weaker."""
+    return max(0, math.ceil(share * 10000 - 1e-6))
 
 
 def play_order(tracks: Iterable[Track]) -> list[Track]:
-    """Series together in episode order, then by category order, title and id."""
+    """Series together in episode order (placed by their first episode's category), then
+    by category order, title and id."""
+    tracks = list(tracks)
+
+    def rank(category: str) -> int:
+        return CATEGORY_ORDER.index(category) if category in CATEGORY_ORDER else len(CATEGORY_ORDER)
+
+    series_rank: dict[str, int] = {}
+    for t in sorted(tracks, key=lambda t: (t.episode or 0, t.lesson_id)):
+        if t.series:
+            series_rank.setdefault(t.series, rank(t.category))
+
     def key(t: Track) -> tuple:
-        rank = CATEGORY_ORDER.index(t.category) if t.category in CATEGORY_ORDER else len(CATEGORY_ORDER)
-        return (rank, t.series or "\uffff", t.episode or 0, t.title, t.lesson_id)
+        r = series_rank[t.series] if t.series else rank(t.category)
+        return (r, t.series or "\uffff", t.episode or 0, t.title, t.lesson_id)
     return sorted(tracks, key=key)
 
 
-def _items(pool: Sequence[Track], value) -> list[solver.Item]:
-    return [solver.Item(key=t.lesson_id, length=_deciseconds(t.duration_s), size=t.bytes, value=value(t),
-                        category=t.category) for t in pool]
+class _Planner:
+    """Caches shared by the devices of one plan: pools per (profile, dialect), orders
+    resolved per village, requirement keys."""
+
+    def __init__(self, tracks_by_profile: Mapping[str, Sequence[Track]], quarter: Quarter,
+                 settings: QuarterRules, orders: Sequence[VillageOrder]) -> None:
+        self.tracks = tracks_by_profile
+        self.quarter = quarter
+        self.settings = settings
+        self.orders = VillageOrders([o for o in orders if o.quarter in ("", str(quarter))])
+        self._pools: dict[tuple[str, str], tuple[Track, ...]] = {}
+        self._ids: dict[tuple[str, str], frozenset[str]] = {}
+        self._caps: dict[tuple[str, str, int], int] = {}
+        self._prev: dict[tuple, tuple[str, ...]] = {}
+        self._ord: dict[tuple, tuple[tuple[ResolvedOrder, ...], tuple]] = {}
+        self._classes: dict[tuple[str, str, str], str] = {}
+
+    def pool(self, profile: str, dialect: str) -> tuple[Track, ...]:
+        k = (profile, dialect)
+        if k not in self._pools:
+            self._pools[k] = tuple(_pool(self.tracks.get(profile, ()), dialect, self.settings.fallback_dialect,
+                                         self.quarter))
+            self._ids[k] = frozenset(t.lesson_id for t in self._pools[k])
+        return self._pools[k]
+
+    def capacity(self, profile: str, dialect: str, usable: int) -> int:
+        """``usable`` bytes, or -1 when no selection the other hard rules allow can exceed it."""
+        k = (profile, dialect, usable)
+        if k not in self._caps:
+            pool = self.pool(profile, dialect)
+            binding = usable < sum(t.bytes for t in pool)
+            limit = self.settings.max_listening_s
+            if binding and limit and pool:
+                ratio = max(t.bytes / max(t.duration_s, 1e-3) for t in pool)
+                binding = usable < ratio * limit
+            self._caps[k] = usable if binding else -1
+        return self._caps[k]
+
+    def previous(self, profile: str, dialect: str, prev: tuple[str, ...]) -> tuple[str, ...]:
+        k = (profile, dialect, prev)
+        if k not in self._prev:
+            self.pool(profile, dialect)
+            ids = self._ids[(profile, dialect)]
+            self._prev[k] = tuple(sorted(set(prev) & ids))
+        return self._prev[k]
+
+    def village_orders(self, device: Device) -> tuple[ResolvedOrder, ...]:
+        """The orders of the device's village, resolved against its pool."""
+        return self._orders_of(device)[0]
+
+    def _orders_of(self, device: Device) -> tuple[tuple[ResolvedOrder, ...], tuple]:
+        k = (device.township, device.village, device.profile, device.dialect)
+        found = self._ord.get(k)
+        if found is None:
+            resolved = self.orders.resolve(device.township, device.village, self.pool(device.profile, device.dialect))
+            found = self._ord[k] = (resolved, tuple(sorted({(o.keys, o.weight) for o in resolved if o.keys})))
+        return found
+
+    def group_class(self, profile: str, dialect: str, group: str) -> str:
+        """The first listener group that is planned exactly like ``group`` for this pool:
+        same wishes, same must-carry lessons, same lessons meant for it."""
+        k = (profile, dialect, group)
+        if k not in self._classes:
+            pool = self.pool(profile, dialect)
+
+            def signature(g: str) -> tuple:
+                w = self.settings.wishes(g)
+                return ((w.topics, w.per_topic, w.prefer_max_s), tuple(must_carry(self.settings, g, pool)),
+                        tuple(t.lesson_id for t in pool if g in t.audiences))
+            mine = signature(group)
+            self._classes[k] = next((g for g in sorted({*GROUPS, group}) if signature(g) == mine), group)
+        return self._classes[k]
+
+    def key(self, device: Device, prev: tuple[str, ...]) -> tuple:
+        """The requirement key of ``device`` (see :func:`requirement_key`)."""
+        profile, dialect = device.profile, device.dialect
+        return (profile, dialect, self.group_class(profile, dialect, device.group),
+                self.capacity(profile, dialect, self.settings.usable_bytes(device)),
+                self._orders_of(device)[1], self.previous(profile, dialect, prev))
+
+    def selection(self, key: tuple) -> solver.Selection | None:
+        """The selection problem of a requirement key, or None when the pool is empty."""
+        profile, dialect, group, cap, orders, prev = key
+        pool = self.pool(profile, dialect)
+        if not pool:
+            return None
+        s = self.settings
+        wishes = s.wishes(group)
+        heard = set(prev)
+        cands = []
+        for t in pool:
+            own = t.dialect == dialect
+            value = t.duration_s * (OWN_PER_S if own else FALLBACK_PER_S)
+            if wishes.prefer_max_s and t.duration_s > wishes.prefer_max_s:
+                value *= LONG_FACTOR
+            if t.audiences:
+                value *= AUDIENCE_MATCH if group in t.audiences else AUDIENCE_OTHER
+            if t.lesson_id in heard and not t.evergreen:
+                value = -REPEAT_PER_S * t.duration_s
+            cands.append(solver.Candidate(key=t.lesson_id, ms=_ms(t.duration_s), size=t.bytes,
+                                          category=t.category, value=int(round(value)),
+                                          own=own or dialect == s.fallback_dialect,
+                                          slot=_slot(t)))
+        bonuses = [solver.Bonus((lid,), MUST_BONUS) for lid in must_carry(s, group, pool)]
+        for _topic, keys, want in topic_wants(wishes, pool, heard):
+            bonuses.append(solver.Bonus(keys, TOPIC_BONUS, want))
+        bonuses += [solver.Bonus(keys, ORDER_POINT * weight) for keys, weight in orders]
+        own_bp = 0 if dialect == s.fallback_dialect else _basis_points(s.own_dialect_min_share)
+        return solver.Selection(
+            candidates=tuple(cands),
+            shares=tuple(solver.ShareRule(r.categories, _basis_points(r.min_share)) for r in s.rules),
+            max_size=None if cap < 0 else cap,
+            max_ms=int(s.max_listening_s * 1000) if s.max_listening_s else None,
+            after=series_order(pool, heard), bonuses=tuple(bonuses),
+            min_ms=math.ceil(s.min_listening_s * 1000), short_weight=SHORT_PER_S,
+            own_bp=own_bp, own_cap_ms=sum(c.ms for c, t in zip(cands, pool) if t.dialect == dialect),
+            own_weight=OWN_SHORT_PER_S, gap=int(s.gap_s * OWN_PER_S), work_limit=s.work_limit)
 
 
-def explain(device: Device, pool: Sequence[Track], settings: QuarterRules) -> str:
-    """Why no compliant playlist exists for ``device``, in plain words: no lessons at all,
-    lessons missing in some category (how many minutes would make the rules reachable),
-    or a card too small for the smallest compliant selection."""
-    who = f"{device.device_id} ({device.group}, {device.dialect})"
-    langs = " or ".join(dict.fromkeys((device.dialect, settings.fallback_dialect)))
-    if not pool:
-        return f"{who}: no lessons in {langs} are valid in this quarter"
-    share = [solver.ShareRule(r.categories, int(round(r.min_share * 10000))) for r in settings.rules]
-    if solver.solve(_items(pool, lambda t: 0), [None], share, work_limit=settings.work_limit) is None:
-        wanted = frozenset().union(*(r.categories for r in settings.rules))
-        best = county.seconds_by_category((t.category, t.duration_s) for t in pool if t.category in wanted)
-        for rule in settings.rules:
-            need = county.missing_seconds(rule, best)
-            if need > 0 or not best:
-                cats = " or ".join(sorted(rule.categories))
-                return (f"{who}: {max(1, round(need / 60))} more minutes of {cats} lessons in {langs} "
-                        f"are needed (rule: {rule.describe()})")
-    smallest = solver.solve(_items(pool, lambda t: -t.bytes), [None], share, work_limit=settings.work_limit)
-    need_mb = sum(t.bytes for t in pool if smallest and t.lesson_id in smallest) / 1e6
-    return (f"{who}: the smallest selection that meets the county rule needs {need_mb:.1f} MB but the "
-            f"device holds {device.capacity_mb:g} MB; give it a larger card")
+def _slot(t: Track) -> str:
+    """Versions of one episode of a series share a slot (at most one is carried)."""
+    return f"{t.series}\x1f{t.episode}" if t.series and t.episode is not None else ""
 
 
-def plan_quarter(devices: Iterable[Device], tracks_by_profile: dict[str, Sequence[Track]],
-                 quarter: Quarter, settings: QuarterRules) -> QuarterPlan:
-    """Plan every device. Devices whose profile has no tracks, or whose rules cannot be
-    met, get a :class:`PlanProblem` instead of a playlist."""
+def series_order(pool: Sequence[Track], heard: set[str]) -> tuple[tuple[str, str], ...]:
+    """``(later, earlier)`` slot pairs: within each series, an episode the device did not
+    carry last quarter comes only with the previous such episode."""
+    episodes: dict[str, dict[int, bool]] = defaultdict(dict)
+    for t in pool:
+        if t.series and t.episode is not None:
+            done = episodes[t.series].get(t.episode, False)
+            episodes[t.series][t.episode] = done or t.lesson_id in heard
+    pairs = []
+    for series in sorted(episodes):
+        fresh = sorted(e for e, done in episodes[series].items() if not done)
+        pairs += [(f"{series}\x1f{b}", f"{series}\x1f{a}") for a, b in zip(fresh, fresh[1:])]
+    return tuple(pairs)
+
+
+def must_carry(settings: QuarterRules, group: str, pool: Sequence[Track]) -> list[str]:
+    """Must-carry lesson ids for ``group`` that are in the device's pool."""
+    ids = {t.lesson_id for t in pool}
+    return sorted({lid for lid, groups in settings.must_carry if (not groups or group in groups) and lid in ids})
+
+
+def topic_wants(wishes: GroupWishes, pool: Sequence[Track], heard: set[str]) -> list[tuple[str, tuple[str, ...], int]]:
+    """``(topic, lesson ids, how many wanted)`` of the group's topics: lessons of the pool
+    on the topic that the device did not carry last quarter (or that are evergreen)."""
+    out = []
+    for topic in wishes.topics:
+        keys = tuple(t.lesson_id for t in pool if topic in t.topics and (t.lesson_id not in heard or t.evergreen))
+        if keys:
+            out.append((topic, keys, min(wishes.per_topic, len(keys)) if wishes.per_topic else len(keys)))
+    return out
+
+
+def requirement_key(device: Device, tracks: Sequence[Track], quarter: Quarter, settings: QuarterRules,
+                    previous: tuple[str, ...] = (), orders: Sequence[VillageOrder] = ()) -> tuple:
+    """What decides a device's playlist; devices with equal keys get equal playlists:
+    profile, dialect, group (groups planned alike count as one), the card's capacity
+    when it can bind, the village's orders as lessons of its pool, and the lessons of
+    its pool it carried last quarter."""
+    return _Planner({device.profile: tracks}, quarter, settings, orders).key(device, tuple(previous))
+
+
+def _items(chosen: Sequence[Track]) -> tuple[PlaylistItem, ...]:
+    ordered = play_order(chosen)
+    width = number_width(len(ordered))
+    return tuple(PlaylistItem(position=n, lesson_id=t.lesson_id, title=t.title, category=t.category,
+                              dialect=t.dialect, duration_s=round(t.duration_s, 3), bytes=t.bytes,
+                              sha256=t.sha256, key=t.key,
+                              card_path=card_path(n, t.title, t.key.rsplit(".", 1)[-1], width))
+                 for n, t in enumerate(ordered, start=1))
+
+
+def who(device: Device) -> str:
+    """How messages name a device: ``LJ-01234 (fisher, cdo)``."""
+    return f"{device.device_id} ({device.group}, {device.dialect})"
+
+
+def plan_quarter(devices: Iterable[Device], tracks_by_profile: Mapping[str, Sequence[Track]],
+                 quarter: Quarter, settings: QuarterRules,
+                 previous: Mapping[str, Sequence[str]] | None = None,
+                 orders: Sequence[VillageOrder] = (),
+                 mapper: Callable = map) -> QuarterPlan:
+    """Plan every device.
+
+    Args:
+        devices: the fleet (any order).
+        tracks_by_profile: the lessons as rendered for each profile.
+        quarter: the quarter planned (validity dates, must-carry and orders of it).
+        settings: rules and wishes.
+        previous: lesson ids each device carried last quarter (avoided unless evergreen).
+        orders: village orders; those of other quarters are ignored.
+        mapper: ``map``-like callable used for the solves (e.g. a process pool's map).
+
+    Returns:
+        The :class:`QuarterPlan`; devices whose hard rules cannot be met have a problem
+        instead of a playlist, and the other devices are still planned.
+    """
+    previous = previous or {}
+    planner = _Planner(tracks_by_profile, quarter, settings, orders)
     groups: dict[tuple, list[Device]] = defaultdict(list)
-    for d in sorted(devices, key=lambda d: d.device_id):
-        groups[requirement_key(d)].append(d)
-    playlists, problems = [], []
-    for key in sorted(groups):
-        members = groups[key]
-        first = members[0]
-        pool = candidates(first, tracks_by_profile.get(first.profile, ()), quarter,
-                          settings.fallback_dialect)
-        chosen = choose(first, pool, settings) if pool else None
-        for device in members:
-            if chosen is None:
-                problems.append(PlanProblem(device.device_id, explain(device, pool, settings)))
-                continue
-            items = tuple(PlaylistItem(position=n, lesson_id=t.lesson_id, title=t.title,
-                                       category=t.category, dialect=t.dialect,
-                                       duration_s=round(t.duration_s, 3), bytes=t.bytes,
-                                       sha256=t.sha256, key=t.key,
-                                       card_path=card_path(n, t.title, t.key.rsplit(".", 1)[-1]))
-                          for n, t in enumerate(play_order(chosen), start=1))
-            playlists.append(DevicePlaylist(device.device_id, str(quarter), device.profile, items))
-    return QuarterPlan(str(quarter), tuple(playlists), tuple(problems))
+    for d in devices:
+        groups[planner.key(d, tuple(previous.get(d.device_id, ())))].append(d)
+    keys = sorted(groups)
+    answers, solves = _solve(planner, keys, mapper)
+    ctx = Context(quarter, settings)
+    playlists: list[DevicePlaylist] = []
+    failed: list[PlanProblem] = []
+    short: list[PlanProblem] = []
+    for key in keys:
+        members = sorted(groups[key], key=lambda d: d.device_id)
+        answer = answers.get(key)
+        if answer is None:
+            failed += _not_planned(ctx, planner, key, members)
+        else:
+            _planned(ctx, planner, key, members, answer, playlists, short)
+    villages = {(d.township, d.village) for members in groups.values() for d in members}
+    notes = planner.orders.notes(tracks_by_profile, villages) + ctx.library_notes(planner, groups)
+    return QuarterPlan(str(quarter), tuple(sorted(playlists, key=lambda p: p.device_id)),
+                       tuple(sorted(failed, key=lambda p: p.device_id)),
+                       tuple(sorted(short, key=lambda p: (p.device_id, p.kind, p.message))),
+                       tuple(notes), solves)
 
 
-def check_playlist(playlist: DevicePlaylist, device: Device, settings: QuarterRules) -> list[str]:
-    """Independent check of a produced playlist: rules, capacity, dialects, numbering."""
+def _not_planned(ctx: Context, planner: _Planner, key: tuple, members: list[Device]) -> list[PlanProblem]:
+    """The problems of devices whose requirement set has no playlist (one explanation per
+    card size)."""
+    profile, dialect, _group, _cap, _orders, prev = key
+    pool = planner.pool(profile, dialect)
+    why: dict[int, str] = {}
+    out = []
+    for d in members:
+        usable = ctx.settings.usable_bytes(d)
+        if usable not in why:
+            why[usable] = explain_infeasible(ctx, pool, d, usable, set(prev))
+        out.append(PlanProblem(d.device_id, f"{who(d)}: {why[usable]}"))
+    return out
+
+
+def _planned(ctx: Context, planner: _Planner, key: tuple, members: list[Device], answer: solver.Selected,
+             playlists: list[DevicePlaylist], short: list[PlanProblem]) -> None:
+    """Add the playlists of a requirement set's devices (one shared item tuple) and the
+    wishes they miss: the set's own, then each village's orders."""
+    profile, dialect, _group, cap, _orders, prev = key
+    pool = planner.pool(profile, dialect)
+    chosen = [t for t in pool if t.lesson_id in set(answer.keys)]
+    items = _items(chosen)
+    wanted = shortfalls(ctx, members[0], pool, chosen, set(prev), cap)
+    missed: dict[int, list[str]] = {}
+    q = str(planner.quarter)
+    for d in members:
+        playlists.append(DevicePlaylist(d.device_id, q, d.profile, items))
+        if wanted:
+            short += [PlanProblem(d.device_id, f"{who(d)}: {text}", kind) for kind, text in wanted]
+        village = planner.village_orders(d)
+        if village:
+            if id(village) not in missed:
+                missed[id(village)] = [m for m in (ctx.order_missed(o, chosen, dialect) for o in village) if m]
+            short += [PlanProblem(d.device_id, f"{who(d)}: {m}", "order") for m in missed[id(village)]]
+
+
+def select_fresh_first(problem: solver.Selection) -> tuple[solver.Selected | None, bool]:
+    """Solve ``problem`` without the lessons the device carried last quarter (negative
+    values, unless a bonus asks for them); only when that misses the listening minimum or
+    the own-dialect share, or cannot meet the hard rules, solve it with them. Returns the
+    answer and whether it came from the first solve. (The avoided lessons make the model
+    about twice as slow; most devices never need them.)"""
+    wanted = {k for b in problem.bonuses for k in b.keys}
+    fresh = tuple(c for c in problem.candidates if c.value >= 0 or c.key in wanted)
+    if len(fresh) < len(problem.candidates):
+        first = solver.select(dataclasses.replace(problem, candidates=fresh))
+        if first is not None and not first.short_s and not first.own_lack_s:
+            return first, True
+        return solver.select(problem), False
+    return solver.select(problem), True
+
+
+def _base(key: tuple) -> tuple:
+    """The requirement key without its village orders."""
+    return key[:4] + ((),) + key[5:]
+
+
+def _solve(planner: _Planner, keys: Sequence[tuple], mapper: Callable) -> tuple[dict[tuple, solver.Selected], int]:
+    """Answers per requirement key, and how many solves they took.
+
+    First the keys without their village orders; then each key with orders whose base
+    answer does not already honour all of them (when it does, and came without last
+    quarter's lessons, the base answer is also the best answer with the orders: it is
+    best without their bonuses and gets all of them)."""
+    def run(todo: list[tuple]) -> dict[tuple, tuple[solver.Selected | None, bool]]:
+        problems = [(k, planner.selection(k)) for k in todo]
+        found = iter(mapper(select_fresh_first, [p for _, p in problems if p is not None]))
+        return {k: (next(found) if p is not None else (None, True)) for k, p in problems}
+
+    bases = run(sorted({_base(k) for k in keys}))
+    answers = {k: bases[k][0] for k in keys if k in bases}
+    rest = []
+    for k in keys:
+        if k in answers:
+            continue
+        b, fresh = bases[_base(k)]
+        if b is None or (fresh and all(set(ids) & set(b.keys) for ids, _w in k[4])):
+            answers[k] = b  # no playlist without orders means none with them either
+        else:
+            rest.append(k)
+    answers.update((k, a) for k, (a, _fresh) in run(rest).items())
+    return answers, len(bases) + len(rest)
+
+
+def explain(device: Device, pool: Sequence[Track], settings: QuarterRules, quarter: Quarter | None = None) -> str:
+    """Why no compliant playlist exists for ``device``, in plain words."""
+    ctx = Context(quarter, settings)
+    return f"{who(device)}: {explain_infeasible(ctx, pool, device, settings.usable_bytes(device))}"
+
+
+def check_playlist(playlist: DevicePlaylist, device: Device, settings: QuarterRules,
+                   library: Mapping[str, Track] | None = None, quarter: Quarter | None = None) -> list[str]:
+    """Independent check of a produced playlist against the hard rules: category shares,
+    capacity, listening maximum, dialects, numbering and card names, and, given the
+    ``library`` and ``quarter``, validity dates and series order. Returns the breaches."""
+    from . import rules as county
     out = county.violations(settings.rules, county.seconds_by_category(
         (i.category, i.duration_s) for i in playlist.items))
-    if playlist.bytes > device.capacity_bytes:
-        out.append(f"{playlist.bytes} bytes exceed the capacity {device.capacity_bytes}")
+    if playlist.bytes > settings.usable_bytes(device):
+        out.append(f"{playlist.bytes} bytes exceed the usable capacity {settings.usable_bytes(device)}")
+    if settings.max_listening_s and playlist.duration_s > settings.max_listening_s + 1e-6:
+        out.append(f"{playlist.duration_s:.0f} s exceed the listening maximum {settings.max_listening_s:.0f} s")
     out += [f"{i.lesson_id} is in {i.dialect}" for i in playlist.items
             if i.dialect not in (device.dialect, settings.fallback_dialect)]
     if [i.position for i in playlist.items] != list(range(1, len(playlist.items) + 1)):
         out.append("positions are not 1..n")
+    names = [i.card_path for i in playlist.items]
+    if names != sorted(names) or len(set(n.casefold() for n in names)) != len(names):
+        out.append("card paths are not unique and in play order")
+    if library is not None and quarter is not None:
+        tracks = [library.get(i.lesson_id) for i in playlist.items]
+        out += [f"{i.lesson_id} is not in the library" for i, t in zip(playlist.items, tracks) if t is None]
+        for i, t in zip(playlist.items, tracks):
+            if t is not None and ((t.valid_from and t.valid_from > quarter.last_day)
+                                  or (t.valid_until and t.valid_until < quarter.first_day)):
+                out.append(f"{i.lesson_id} is not valid in {quarter}")
+        seen: dict[str, int] = {}
+        for t in tracks:
+            if t is not None and t.series and t.episode is not None:
+                if t.episode < seen.get(t.series, 0):
+                    out.append(f"series {t.series}: episode {t.episode} plays after episode {seen[t.series]}")
+                seen[t.series] = max(seen.get(t.series, 0), t.episode)
     return out

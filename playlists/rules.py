@@ -44,3 +44,31 @@ def missing_seconds(rule: CategoryRule, by_category: dict[str, float]) -> float:
     if rule.min_share >= 1.0:
         return float("inf") if total > have else 0.0
     return max(0.0, (rule.min_share * total - have) / (1.0 - rule.min_share))
+
+
+def fold(text: str) -> str:
+    """Text folded for matching: NFKC (full-width to ASCII), case-folded, no spaces."""
+    import unicodedata
+    return "".join(unicodedata.normalize("NFKC", text or "").casefold().split())
+
+
+def matches_topic(lesson_id: str, texts: Iterable[str], keywords: Iterable[str],
+                  lessons: Iterable[str] = ()) -> bool:
+    """True when ``lesson_id`` is one of ``lessons`` or a folded keyword occurs in one of
+    the folded ``texts`` (title, series, description)."""
+    if lesson_id in set(lessons):
+        return True
+    folded = [fold(t) for t in texts if t]
+    return any(k and any(k in t for t in folded) for k in (fold(k) for k in keywords))
+
+
+def share_bound_seconds(rules: Iterable[CategoryRule], by_category: dict[str, float]) -> float:
+    """The most seconds a selection can have and still meet every rule, given at most
+    ``by_category`` seconds available per category: for each rule, the seconds of its
+    categories divided by its share (fill the rest with anything)."""
+    bound = sum(by_category.values())
+    for rule in rules:
+        if rule.min_share > 0:
+            have = sum(v for k, v in by_category.items() if k in rule.categories)
+            bound = min(bound, have / rule.min_share)
+    return bound

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from ortools.sat.python import cp_model
+from ortools.sat.python import cp_model, cp_model_helper
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,201 @@ def solve(items: Sequence[Item], bin_lengths: Sequence[int | None], rules: Seque
     return {items[n].key: b for (n, b), v in x.items() if solver.Value(v)}
 
 
+# -- quarterly selection: one device playlist, hard rules plus weighted wishes --------------
+
+@dataclass(frozen=True)
+class Candidate:
+    """A lesson a device may carry, for :func:`select`.
+
+    ``ms`` is its duration in whole milliseconds (as published, so the share rules hold
+    exactly on the published durations), ``size`` its bytes, ``value`` what carrying it
+    is worth (negative: rather not), ``own`` whether it counts toward the own-dialect
+    share, ``slot`` a name shared by versions of one episode (at most one is chosen).
+    """
+
+    key: str
+    ms: int
+    size: int
+    category: str
+    value: int
+    own: bool = False
+    slot: str = ""
+
+
+@dataclass(frozen=True)
+class Bonus:
+    """``weight`` for each of the first ``cap`` candidates of ``keys`` that are chosen
+    (a must-carry lesson, the lessons of a topic, a village order)."""
+
+    keys: tuple[str, ...]
+    weight: int
+    cap: int = 1
+
+
+@dataclass(frozen=True)
+class Selection:
+    """One selection problem (a device's quarterly playlist) for :func:`select`.
+
+    Hard: ``shares`` (basis points of the chosen milliseconds), ``max_size`` bytes,
+    ``max_ms`` total milliseconds, ``after`` pairs ``(later, earlier)`` of slots (a later
+    episode only with an earlier one), at least one candidate. Soft, in the objective:
+    candidate values, ``bonuses``, ``short_weight`` per second below ``min_ms``, and
+    ``own_weight`` per second the own-dialect milliseconds fall short of
+    ``min(own_bp / 10000 * total, own_cap_ms)``.
+    """
+
+    candidates: tuple[Candidate, ...]
+    shares: tuple[ShareRule, ...] = ()
+    max_size: int | None = None
+    max_ms: int | None = None
+    after: tuple[tuple[str, str], ...] = ()
+    bonuses: tuple[Bonus, ...] = ()
+    min_ms: int = 0
+    short_weight: int = 0
+    own_bp: int = 0
+    own_cap_ms: int = 0
+    own_weight: int = 0
+    gap: int = 0
+    work_limit: float = 10.0
+    #: keys of a good selection to start from (e.g. the same problem without its orders)
+    hint: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Selected:
+    """The chosen candidate keys (sorted), the objective reached and whether it is proven
+    optimal (within ``gap``)."""
+
+    keys: tuple[str, ...]
+    objective: int
+    optimal: bool
+    #: seconds below ``min_ms`` and seconds the own-dialect share lacks, as solved
+    short_s: int = 0
+    own_lack_s: int = 0
+
+
+class _Model(cp_model.CpModel):
+    """A CpModel without the deprecated camel-case aliases that ``CpModel()`` attaches to
+    every instance (about 1 ms per model, and :func:`select` builds one per solve)."""
+
+    def __init__(self) -> None:
+        try:
+            cp_model_helper.CpBaseModel.__init__(self, None)
+        except Exception:  # pragma: no cover - another OR-Tools layout: take the slow path
+            cp_model.CpModel.__init__(self)
+
+
+def _maximize(model: cp_model.CpModel, terms: dict[int, int]) -> None:
+    """Maximise ``sum(coef * var)`` given ``{variable index: coef}``, written straight into
+    the model (``CpModel.maximize`` walks the expression in Python)."""
+    model.clear_objective()
+    objective = model.proto.objective
+    objective.vars.extend(list(terms))
+    objective.coeffs.extend([-c for c in terms.values()])
+    objective.scaling_factor = -1.0
+
+
+def _weighted(model: cp_model.CpModel, xs: list, coefs: list[int]):
+    pairs = [(x, c) for x, c in zip(xs, coefs) if c]
+    return cp_model.LinearExpr.weighted_sum([p[0] for p in pairs], [p[1] for p in pairs]) if pairs else 0
+
+
+def select(problem: Selection) -> Selected | None:
+    """Choose the candidates of ``problem`` maximising the objective under its hard rules.
+
+    CP-SAT with one worker, a fixed seed and a deterministic time limit, on candidates
+    sorted by key: equal problems give equal answers. Stops when the best answer is
+    within ``gap`` of the bound. Returns None when no selection meets the hard rules.
+    """
+    cands = sorted(problem.candidates, key=lambda c: c.key)
+    model = _Model()
+    xs = [model.new_bool_var("") for _ in cands]
+    index = {c.key: n for n, c in enumerate(cands)}
+    # Whole seconds keep the coefficients small; rounding is conservative, so the hard
+    # rules hold on the exact (millisecond) durations: the categories a rule asks for
+    # count rounded down, the others and the maximum rounded up.
+    lo = [c.ms // 1000 for c in cands]
+    hi = [-(-c.ms // 1000) for c in cands]
+    total_hi = _weighted(model, xs, hi)
+    total_lo = _weighted(model, xs, lo)
+    model.add(sum(xs) >= 1)
+    for rule in problem.shares:
+        inside = [lo[n] if c.category in rule.categories else 0 for n, c in enumerate(cands)]
+        outside = [0 if c.category in rule.categories else hi[n] for n, c in enumerate(cands)]
+        model.add((10000 - rule.basis_points) * _weighted(model, xs, inside)
+                  >= rule.basis_points * _weighted(model, xs, outside))
+    if problem.max_size is not None:
+        model.add(_weighted(model, xs, [c.size for c in cands]) <= problem.max_size)
+    if problem.max_ms is not None:
+        model.add(total_hi <= problem.max_ms // 1000)
+    slots: dict[str, list] = {}
+    for c, x in zip(cands, xs):
+        if c.slot:
+            slots.setdefault(c.slot, []).append(x)
+    for members in slots.values():
+        if len(members) > 1:
+            model.add_at_most_one(members)
+    for later, earlier in problem.after:
+        if later in slots and earlier in slots:
+            model.add(sum(slots[later]) <= sum(slots[earlier]))
+    terms = {x.index: c.value for x, c in zip(xs, cands) if c.value}
+    for n, b in enumerate(problem.bonuses):
+        members = [xs[index[k]] for k in b.keys if k in index]
+        if not members or not b.weight:
+            continue
+        if b.cap >= len(members):
+            for x in members:
+                terms[x.index] = terms.get(x.index, 0) + b.weight
+        else:
+            got = model.new_int_var(0, b.cap, f"b{n}")
+            model.add(got <= sum(members))
+            terms[got.index] = b.weight
+    short = lack = None
+    if problem.min_ms and problem.short_weight:
+        need = -(-problem.min_ms // 1000)
+        short = model.new_int_var(0, need, "short")
+        model.add(short + total_lo >= need)
+        terms[short.index] = -problem.short_weight
+    if problem.own_bp and problem.own_weight:
+        own_lo = [lo[n] if c.own else 0 for n, c in enumerate(cands)]
+        own = _weighted(model, xs, own_lo)
+        have = problem.own_cap_ms // 1000  # what the library has, even beyond these candidates
+        lack = model.new_int_var(0, have, "own_short")
+        # The goal is own >= min(share * total, what the library has). Which of the two
+        # binds is decided up front from the longest playlist the card and the maximum
+        # allow, so that the constraint stays linear (a disjunction solves far slower).
+        longest = sum(hi)
+        if problem.max_ms is not None:
+            longest = min(longest, problem.max_ms // 1000)
+        if problem.max_size is not None and sum(c.size for c in cands):
+            longest = min(longest, problem.max_size * sum(hi) // sum(c.size for c in cands))
+        if 10000 * have >= problem.own_bp * longest:
+            model.add(10000 * (own + lack) >= problem.own_bp * total_hi)
+        else:
+            model.add(own + lack >= have)
+        terms[lack.index] = -problem.own_weight
+    _maximize(model, terms)
+    if problem.hint:
+        chosen = set(problem.hint)
+        for c, x in zip(cands, xs):
+            model.add_hint(x, c.key in chosen)
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.random_seed = 7
+    solver.parameters.max_deterministic_time = problem.work_limit
+    solver.parameters.absolute_gap_limit = float(problem.gap)
+    # Presolve, probing, symmetry detection and SAT inprocessing cost more than they save
+    # on these small models (measured on the fleet benchmark: about 3x less CPU).
+    solver.parameters.cp_model_presolve = False
+    solver.parameters.cp_model_probing_level = 0
+    solver.parameters.symmetry_level = 0
+    solver.parameters.use_sat_inprocessing = False
+    status = solver.solve(model)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None
+    chosen = tuple(c.key for c, x in zip(cands, xs) if solver.value(x))
+    return Selected(chosen, int(round(solver.objective_value)), status == cp_model.OPTIMAL,
+                    solver.value(short) if short is not None else 0, solver.value(lack) if lack is not None else 0)
 def solve_ranked(items: Sequence[Item], bin_lengths: Sequence[int | None], rules: Sequence[ShareRule],
                  objectives: Sequence[dict[str, int]], slack: Sequence[int] = (),
                  base: dict[str, int] | None = None, work_limit: float = 10.0,

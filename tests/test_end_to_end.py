@@ -188,6 +188,51 @@ def test_personal_columns_are_never_published(published):
     names = {row.split(",")[7] for row in fleet}
     phones = {row.split(",")[8] for row in fleet}
     for p in store.rglob("*"):
-        if p.is_file() and p.suffix in (".json", ".m3u", ".m3u8", ".xml"):
+        if p.is_file() and p.suffix in (".json", ".m3u", ".m3u8", ".xml", ".csv"):
             text = p.read_text(encoding="utf-8")
             assert not any(n in text for n in names | phones), p
+
+
+def test_the_plan_publishes_diffs_and_a_fleet_summary(published):
+    import csv
+    store = published["store"]
+    rows = list(csv.DictReader((store / "reports/2027Q1/fleet-summary.csv").read_text(encoding="utf-8").splitlines()))
+    total = rows[-1]
+    assert (total["township"], total["devices"], total["planned"], total["not_planned"]) == ("(all)", "35", "35", "0")
+    assert sum(int(r["devices"]) for r in rows[:-1]) == 35
+    hours = sum(float(total[f"hours_{c}"]) for c in ("theory", "party-spirit", "policy", "skills", "red-culture", "other"))
+    assert abs(hours - float(total["hours"])) < 0.05
+    for m in sorted(store.glob("devices/2027Q1/*/manifest.json")):
+        doc = json.loads(m.read_text(encoding="utf-8"))
+        diff = json.loads((m.parent / "diff.json").read_text(encoding="utf-8"))
+        assert (diff["quarter"], diff["previous_quarter"], diff["keep"], diff["remove"]) == ("2027Q1", "2026Q4", [], [])
+        assert [a["sha256"] for a in diff["add"]] == [i["sha256"] for i in doc["items"]]
+        assert diff["bytes_to_write"] == doc["totals"]["bytes"]
+    problems = (store / "reports/2027Q1/problems.csv").read_text(encoding="utf-8")
+    assert "listening-time" in problems and "must-carry lesson dj-2027q1-01 is not in the library" in problems
+
+
+def test_a_crew_loads_a_card_from_the_published_store(published, tmp_path):
+    from tests.test_card import entry_order, fat32
+    store = published["store"]
+    img = fat32(tmp_path / "card.img")
+    assert run_cli("--config", published["cfg"], "card", "LJ-00035", "--quarter", "2027Q1", "--to", img,
+                   "--cache", tmp_path / "cache") == 0
+    doc = json.loads((store / "devices/2027Q1/LJ-00035/manifest.json").read_text(encoding="utf-8"))
+    assert [n.casefold() for n in entry_order(img)] == [i["card_path"].casefold() for i in doc["items"]] + ["playlist.m3u"]
+
+
+def test_the_next_quarter_is_diffed_against_this_one(published):
+    root = published["root"]
+    assert run_cli("--config", published["cfg"], "plan", "--quarter", "2027Q2") == 0
+    build = root / "build" / "devices"
+    for device in ("LJ-00001", "LJ-00035"):
+        q1 = json.loads((build / f"2027Q1/{device}/manifest.json").read_text(encoding="utf-8"))
+        q2 = json.loads((build / f"2027Q2/{device}/manifest.json").read_text(encoding="utf-8"))
+        d = json.loads((build / f"2027Q2/{device}/diff.json").read_text(encoding="utf-8"))
+        before, after = {i["sha256"] for i in q1["items"]}, {i["sha256"] for i in q2["items"]}
+        assert d["previous_quarter"] == "2027Q1"
+        assert {k["sha256"] for k in d["keep"]} == before & after
+        assert {a["sha256"] for a in d["add"]} == after - before
+        assert {r["sha256"] for r in d["remove"]} == before - after
+        assert d["bytes_to_write"] == sum(a["bytes"] for a in d["add"])

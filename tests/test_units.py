@@ -125,7 +125,7 @@ def test_fleet_problems_are_reported_all_at_once_with_line_numbers(tmp_path):
     assert (d.group, d.dialect) == ("fisher", "cdo") and not hasattr(d, "holder_name")
 
 
-COMMANDS = ["init", "ingest", "watch", "encode", "plan", "schedule", "publish", "run", "status"]
+COMMANDS = ["init", "ingest", "watch", "encode", "plan", "schedule", "publish", "run", "status", "card"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -43,10 +43,11 @@ def _put_bytes(key: str, data: bytes, cache: str) -> Put:
 
 
 def _staged(cfg: Config) -> list[tuple[str, Path]]:
-    """``(key, path)`` of every staged file under devices/ and broadcast/, sorted by key."""
+    """``(key, path)`` of every staged file under devices/, broadcast/ and reports/,
+    sorted by key."""
     build = str(cfg.build)
     out = []
-    for top in ("devices", "broadcast"):
+    for top in ("devices", "broadcast", "reports"):
         for dirpath, dirs, names in os.walk(os.path.join(build, top)):
             dirs[:] = [d for d in dirs if not d.startswith(".")]
             rel = os.path.relpath(dirpath, build).replace(os.sep, "/")
@@ -75,8 +76,8 @@ def kept_quarters(keys: list[str], keep: int) -> set[Quarter]:
 
 
 def collect_build(cfg: Config) -> list[Put]:
-    """Every file of the staging tree (devices/, broadcast/) of the newest
-    ``[publish] keep_quarters`` quarters, sorted by key."""
+    """Every file of the staging tree (devices/, broadcast/, reports/) of the newest
+    ``[publish] keep_quarters`` quarters (reports of every quarter), sorted by key."""
     staged = _staged(cfg)
     keep = kept_quarters([k for k, _ in staged], cfg.publish.keep_quarters)
     return [_put_file(k, p, SHORT) for k, p in staged if quarter_of(k) in keep or quarter_of(k) is None]
