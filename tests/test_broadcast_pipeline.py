@@ -12,11 +12,9 @@ import datetime as dt
 import io
 import json
 import re
-import sqlite3
 import subprocess
 import uuid
 from pathlib import Path
-from urllib.parse import quote
 
 import feedparser
 import icalendar

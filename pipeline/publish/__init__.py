@@ -31,7 +31,8 @@ from ..catalog import Catalog, LedgerEntry
 from ..config import Config
 from ..errors import StoreError
 from .privacy import check_objects
-from .objects import collect_build, feed_objects, index_object, referenced_audio
+from .feedset import feed_objects
+from .objects import collect_build, index_object, referenced_audio
 from .store import Put, Stat, Store, open_store
 from .upload import LedgerWriter, Progress, ProgressFn, Tally, upload_all
 from .verify import VerifyReport, reconcile

@@ -15,7 +15,7 @@ from ..config import Config
 from ..errors import DangkeError
 from ..fsutil import sha256_file
 from ..models import Quarter, Rendition
-from .feedset import FeedSet, feed_objects, lesson_feed_sources  # noqa: F401  (re-exported for publish)
+from .feedset import lesson_feed_sources
 from .store import Put
 
 IMMUTABLE = "public, max-age=31536000, immutable"
