@@ -212,6 +212,9 @@ class FeedsSection:
     owner_email: str = ""
     #: feed artwork (<itunes:image>): a JPEG or PNG, 1400x1400 to 3000x3000 px
     artwork: str = ""
+    #: days of past airings the broadcast feeds keep (every future airing is listed);
+    #: 0 = every airing still staged
+    broadcast_days: int = 14
 
 
 @dataclass(frozen=True)
@@ -414,6 +417,9 @@ def _check_schedule(schedule: ScheduleSection, feeds: FeedsSection, path: Path) 
     if schedule.rotation_days < 1:
         raise ConfigError(f"[schedule] rotation_days = {schedule.rotation_days} must be at least 1",
                           path=path, fix="e.g. rotation_days = 14")
+    if feeds.broadcast_days < 0:
+        raise ConfigError(f"[feeds] broadcast_days = {feeds.broadcast_days} cannot be negative", path=path,
+                          fix="e.g. broadcast_days = 14 (0 keeps every staged airing)")
     if feeds.artwork and Path(feeds.artwork).suffix.lower() not in (".jpg", ".jpeg", ".png"):
         raise ConfigError(f"[feeds] artwork = {feeds.artwork!r} must be a JPEG or PNG file", path=path,
                           fix="use a 1400x1400 to 3000x3000 px .jpg or .png (Apple Podcasts)")

@@ -340,3 +340,27 @@ def test_why_no_podcast_liveitem_feedparser_merges_it_into_the_channel():
     d = feedparser.parse(xml)
     assert d.feed.get("id") == "L1"
     assert "https://x.org/slot.wav" in [link.href for link in d.feed.links]
+
+
+def test_broadcast_feeds_keep_only_recent_and_coming_airings(station):
+    """A station that has aired for years must not publish every airing since it began:
+    ``[feeds] broadcast_days`` keeps the recent past and everything still to come."""
+    import dataclasses
+    from pipeline.publish.feedset import feed_objects
+    cfg, catalog = _catalog(station)
+    try:
+        tz = dt.timezone(dt.timedelta(hours=8))
+        after = dt.datetime(2027, 7, 2, 12, 0, tzinfo=tz)  # noon of the last scheduled day
+
+        def entries(days: int, when: dt.datetime) -> set[str]:
+            fs = feed_objects(dataclasses.replace(cfg, feeds=dataclasses.replace(cfg.feeds, broadcast_days=days)),
+                              catalog, when)
+            data = next(o.data for o in fs.objects if o.key == "feeds/broadcast-county-fm.xml")
+            return {e.ev_startdate[:10] for e in feedparser.parse(data).entries}
+
+        assert entries(0, after) >= {"2027-06-30", "2027-07-01", "2027-07-02"}
+        assert entries(1, after) == entries(0, after) - {"2027-06-30"}  # 06-30 ended > 1 day before
+        assert entries(1, after - dt.timedelta(days=30)) == entries(0, after)  # all still to come
+        assert entries(1, after + dt.timedelta(days=30)) == set()
+    finally:
+        catalog.close()

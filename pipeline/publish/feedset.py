@@ -94,6 +94,8 @@ def _size(local: dict[str, Path], key: str, where: object) -> int:
 
 def feed_objects(cfg: Config, catalog: Catalog, when: dt.datetime, peek: bool = False) -> FeedSet | None:
     """Lesson feeds per dialect and broadcast feeds per channel, built at ``when`` (aware).
+    The broadcast feeds keep airings of the last ``[feeds] broadcast_days`` days before
+    ``when`` and every later one.
 
     With ``peek``, returns None when some item was never published (so the feeds have
     changed) and records nothing.
@@ -104,7 +106,7 @@ def feed_objects(cfg: Config, catalog: Catalog, when: dt.datetime, peek: bool = 
     base = cfg.station.base_url
     local = {r.key: cfg.library / r.path for r in catalog.renditions()}
     lessons = list(lesson_feed_sources(cfg, catalog))
-    airings = _airings(cfg, local)
+    airings = _recent(_airings(cfg, local), when, cfg.feeds.broadcast_days)
     guids = [f"dangke-lesson:{lesson.lesson_id}" for lesson, _ in lessons] + [a.guid for _, a in airings]
     known = catalog.first_published(guids)
     if peek and len(known) < len(guids):
@@ -154,6 +156,16 @@ def _channel_language(channel) -> str:
 
 def _with_date(item: FeedItem, first: dt.datetime) -> FeedItem:
     return replace(item, pub_date=first)
+
+
+def _recent(airings: list[tuple[str, FeedItem]], when: dt.datetime, days: int) -> list[tuple[str, FeedItem]]:
+    """The airings that end at most ``days`` days before ``when`` or later (all for 0):
+    a broadcast feed lists what is coming and the recent past, not every day since the
+    station began (podcast hosts cap feeds the same way)."""
+    if days <= 0:
+        return airings
+    since = when - dt.timedelta(days=days)
+    return [(ch, a) for ch, a in airings if a.air_end is None or a.air_end >= since]
 
 
 def _airings(cfg: Config, local: dict[str, Path]) -> list[tuple[str, FeedItem]]:
