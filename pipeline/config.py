@@ -212,9 +212,9 @@ class FeedsSection:
     owner_email: str = ""
     #: feed artwork (<itunes:image>): a JPEG or PNG, 1400x1400 to 3000x3000 px
     artwork: str = ""
-    #: days of past airings the broadcast feeds keep (every future airing is listed);
-    #: 0 = every airing still staged
-    broadcast_days: int = 14
+    #: days of past airings the broadcast feeds keep (every coming airing is listed);
+    #: 0 = every airing of the published days, as the contract promises by default
+    broadcast_days: int = 0
 
 
 @dataclass(frozen=True)
@@ -419,7 +419,7 @@ def _check_schedule(schedule: ScheduleSection, feeds: FeedsSection, path: Path) 
                           path=path, fix="e.g. rotation_days = 14")
     if feeds.broadcast_days < 0:
         raise ConfigError(f"[feeds] broadcast_days = {feeds.broadcast_days} cannot be negative", path=path,
-                          fix="e.g. broadcast_days = 14 (0 keeps every staged airing)")
+                          fix="e.g. broadcast_days = 14 (0 keeps every published day)")
     if feeds.artwork and Path(feeds.artwork).suffix.lower() not in (".jpg", ".jpeg", ".png"):
         raise ConfigError(f"[feeds] artwork = {feeds.artwork!r} must be a JPEG or PNG file", path=path,
                           fix="use a 1400x1400 to 3000x3000 px .jpg or .png (Apple Podcasts)")

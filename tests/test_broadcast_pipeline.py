@@ -343,8 +343,10 @@ def test_why_no_podcast_liveitem_feedparser_merges_it_into_the_channel():
 
 
 def test_broadcast_feeds_keep_only_recent_and_coming_airings(station):
-    """A station that has aired for years must not publish every airing since it began:
-    ``[feeds] broadcast_days`` keeps the recent past and everything still to come."""
+    """By default every airing of the published days is an item (the contract); a
+    station that has aired for years can set ``[feeds] broadcast_days`` to keep only the
+    recent past and everything still to come."""
+    assert load_config(station["cfg"]).feeds.broadcast_days == 0
     import dataclasses
     from pipeline.publish.feedset import feed_objects
     cfg, catalog = _catalog(station)

@@ -94,8 +94,8 @@ def _size(local: dict[str, Path], key: str, where: object) -> int:
 
 def feed_objects(cfg: Config, catalog: Catalog, when: dt.datetime, peek: bool = False) -> FeedSet | None:
     """Lesson feeds per dialect and broadcast feeds per channel, built at ``when`` (aware).
-    The broadcast feeds keep airings of the last ``[feeds] broadcast_days`` days before
-    ``when`` and every later one.
+    The broadcast feeds list every staged airing, or with ``[feeds] broadcast_days`` above
+    0 only those of the last that many days before ``when`` and every later one.
 
     With ``peek``, returns None when some item was never published (so the feeds have
     changed) and records nothing.
