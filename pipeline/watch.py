@@ -42,7 +42,7 @@ def _start_observer(cfg: Config, wake: threading.Event) -> tuple[object | None, 
     """A running watchdog observer of the inbox, or None and why not."""
     observer = Observer()
     try:
-        observer.schedule(_Wake(wake), str(cfg.inbox), recursive=False)
+        observer.schedule(_Wake(wake), str(cfg.inbox), recursive=True)
         observer.start()
     except OSError as exc:
         return None, f"file events are not available ({exc.strerror or exc}); scanning the inbox instead"

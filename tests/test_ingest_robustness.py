@@ -281,3 +281,73 @@ def test_scanning_alone_finds_files_where_no_events_arrive(tmp_path):
             worker.join(timeout=30)
     assert not worker.is_alive()
     assert [a.name for r in reports for a in r.accepted] == ["theory_cmn_polled.wav"]
+
+
+def test_a_folder_dropped_into_the_inbox_is_ingested_like_loose_files(tmp_path):
+    """Editors copy whole folders from a phone or recorder (with subfolders): their files
+    are taken like loose ones, sidecars included; a name the inbox has already, a file
+    still being downloaded and file-manager litter stay where they are and are reported
+    (the first two) or ignored; emptied folders go."""
+    root = tmp_path / "station"
+    cfg = station(root)
+    inbox = root / "inbox"
+    batch = inbox / "錄音 2026-11" / "第二批"
+    batch.mkdir(parents=True)
+    a = convert(SPEECH, inbox / "錄音 2026-11" / "theory_cmn_folder-one.mp3", "-c:a", "libmp3lame", "-b:a", "64k")
+    b = convert(HOT, batch / "clip.wav")
+    (batch / "clip.json").write_text(json.dumps({"title": "資料夾裡的課", "category": "黨性教育", "dialect": "cmn"},
+                                                ensure_ascii=False), encoding="utf-8")
+    clash = convert(QUIET, inbox / "skills_cmn_same.flac")
+    twin = convert(SPEECH, inbox / "錄音 2026-11" / "skills_cmn_same.flac")
+    (inbox / "錄音 2026-11" / "theory_cmn_late.mp3.part").write_bytes(b"partial")
+    (batch / "Thumbs.db").write_bytes(b"litter")
+    sums = {p.name: sha(p.read_bytes()) for p in (a, b, clash)}
+    twin_sum = sha(twin.read_bytes())
+    proc = dangke(cfg, "ingest")
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    rows = {r["original_name"]: r for r in lessons(root)}
+    assert set(rows) == set(sums)
+    assert rows["clip.wav"]["title"] == "資料夾裡的課" and rows["clip.wav"]["category"] == "party-spirit"
+    assert {r["source_sha256"] for r in rows.values()} == set(sums.values())
+    assert "錄音 2026-11/skills_cmn_same.flac" in out and "same name" in out
+    assert sha((inbox / "錄音 2026-11" / "skills_cmn_same.flac").read_bytes()) == twin_sum  # kept, untouched
+    assert (inbox / "錄音 2026-11" / "theory_cmn_late.mp3.part").exists()
+    assert (batch / "Thumbs.db").exists()
+    assert not any((root / "rejected").iterdir())
+
+
+def test_a_folder_copied_in_wakes_the_watcher(tmp_path):
+    """File events in subfolders count too (the observer is recursive)."""
+    cfg = station(tmp_path / "station", settle_s=0.3)
+    proc = dangke(cfg, "watch", "--poll", "120", start_new_session=True)
+    try:
+        root = tmp_path / "station"
+        assert wait_for(lambda: (root / "library" / "catalog.sqlite").exists(), 30)
+        time.sleep(1.0)
+        folder = root / "inbox" / "from-phone"
+        folder.mkdir()
+        time.sleep(0.5)
+        convert(SPEECH, folder / "theory_cmn_in-folder.wav")
+        assert wait_for(lambda: len(lessons(root)) == 1, 30)
+        assert wait_for(lambda: not folder.exists(), 10)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+
+
+def test_a_file_still_being_written_in_a_folder_is_taken_only_when_complete(watched, tmp_path):
+    """BR-01 inside a dropped folder: the file moves up while open, and still waits."""
+    root, _proc = watched
+    data = convert(HOT, tmp_path / "long.mp3", "-c:a", "libmp3lame", "-b:a", "64k").read_bytes()
+    folder = root / "inbox" / "copying"
+    folder.mkdir()
+    with open(folder / "theory_cmn_copying.mp3", "wb") as f:
+        step = len(data) // 3
+        for i in range(3):
+            f.write(data[i * step:(i + 1) * step if i < 2 else None])
+            f.flush()
+            time.sleep(1.6)  # longer than settle_s
+            assert not lessons(root) and not any((root / "rejected").iterdir())
+    assert wait_for(lambda: len(lessons(root)) == 1, 60)
+    assert lessons(root)[0]["duration_s"] == pytest.approx(25.0, abs=0.1)

@@ -1,6 +1,7 @@
 """Ingest: inbox files become lessons in the library and catalog, or go to ``rejected/``.
 
-For each complete inbox file (see :mod:`.files`): hash it, validate its sidecar, probe and
+Files of folders dropped into the inbox are first moved up to it
+(:func:`.files.lift_folders`). For each complete inbox file (see :mod:`.files`): hash it, validate its sidecar, probe and
 decode it (duration by decoding), judge its quality (:mod:`.quality`), gather metadata
 (sidecar, then name, then tags: :mod:`.metadata`), copy the original into
 ``library/originals/`` under its sha256 (fsynced and verified), record source, lesson
@@ -117,7 +118,9 @@ def ingest_pass(cfg: Config, catalog: Catalog, settle_s: float | None = None,
         pending = {json.loads(row["detail"])["path"] for row in catalog.intents()}
         files.remove_stale_temps(cfg.library / "originals")
         files.remove_stale_temps(cfg.library / "sidecars")
-        candidates, waiting = inbox_candidates(cfg)
+        waiting += _lift(cfg, catalog)
+        candidates, found = inbox_candidates(cfg)
+        waiting += found
         watched = candidates + [s for p in candidates if (s := files.sidecar_for(p)) is not None]
         if settler is None:
             ready = set(files.settled(watched, settle))
@@ -152,6 +155,19 @@ def ingest_pass(cfg: Config, catalog: Catalog, settle_s: float | None = None,
                         waiting=tuple(sorted(waiting, key=lambda w: w.name)),
                         retry=tuple(r for r in results if isinstance(r, Retry)),
                         stopped=stopped)
+
+
+def _lift(cfg: Config, catalog: Catalog) -> list[Waiting]:
+    """Folders dropped into the inbox: their files move up to it (logged); what cannot
+    move yet is reported as waiting."""
+    lifted = files.lift_folders(cfg.inbox, keep_out=(cfg.library, cfg.rejected, cfg.build))
+    for rel in lifted.moved:
+        catalog.log("ingest", "info", files.display_name(rel), "moved out of its folder to the top of the inbox")
+    waiting = [Waiting(files.display_name(rel), "the inbox has a file of the same name already: rename one of them",
+                       "收件匣裡已有同名檔案：請把其中一個改名") for rel in lifted.clashes]
+    waiting += [Waiting(files.display_name(rel), "temporary name: still being copied or downloaded",
+                        "暫存檔名：仍在複製或下載中", routine=True) for rel in lifted.temporary]
+    return waiting
 
 
 def _original_path(cfg: Config, sha256: str, name: str) -> Path:

@@ -25,7 +25,7 @@ from ..fsutil import fsync_dir, sha256_file, write_atomic
 __all__ = ["fsync_dir", "sha256_file", "is_temporary", "is_ignored", "Snapshot", "snapshot", "Settler",
            "settled", "open_for_writing", "store_verified", "unique_path", "move_to",
            "write_text_durably", "display_name", "library_extension", "remove_stale_temps", "sniff",
-           "audio_stem", "sidecar_for"]
+           "audio_stem", "sidecar_for", "Lifted", "lift_folders"]
 
 #: endings of names that are still being written: browsers (.part, .crdownload, .download,
 #: .opdownload), SFTP/SCP clients (.filepart), download managers (.xltd Thunder/迅雷,
@@ -359,3 +359,76 @@ def sidecar_for(path: Path) -> Path | None:
         except OSError:  # e.g. the name would be too long for the file system (BR-24)
             continue
     return None
+
+
+@dataclass(frozen=True)
+class Lifted:
+    """What :func:`lift_folders` did: names (relative to the inbox, ``/``-separated) moved
+    up to the inbox, left in their folder because the inbox has that name already, and
+    still temporary (being copied)."""
+
+    moved: tuple[str, ...] = ()
+    clashes: tuple[str, ...] = ()
+    temporary: tuple[str, ...] = ()
+
+
+def lift_folders(inbox: Path, keep_out: Iterable[Path] = ()) -> Lifted:
+    """Move the files of folders dropped into the inbox up to the inbox itself, so that a
+    folder copied from a phone or a recorder is ingested like loose files.
+
+    Each file is renamed (atomic, on one file system; a file still being written keeps
+    being written under its new name, and the settle checks see it change). A name the
+    inbox already has stays in its folder and is reported; temporary names wait in place
+    until they get their final name; hidden folders, hidden files and file-manager litter
+    are left alone, and so are the folders of ``keep_out`` (the library, ``rejected/``
+    and the staging tree, should a configuration put them inside the inbox). Folders
+    left empty are removed. Nothing is copied or deleted, so a crash at any moment leaves
+    every file either in its folder or in the inbox.
+    """
+    skip = {os.path.realpath(p) for p in keep_out}
+    moved, clashes, temporary, folders = [], [], [], []
+    if not inbox.is_dir():
+        return Lifted()
+    for folder, dirs, names in os.walk(inbox, topdown=True):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".")
+                         and os.path.realpath(os.path.join(folder, d)) not in skip)
+        here = Path(folder)
+        if here == inbox:
+            continue
+        folders.append(here)
+        for name in sorted(names):
+            src = here / name
+            rel = src.relative_to(inbox).as_posix()
+            if is_ignored(name) or name.startswith(".") or not src.is_file():
+                continue
+            if is_temporary(name):
+                temporary.append(rel)
+            elif _move_no_replace(src, inbox / name):
+                moved.append(rel)
+            elif (inbox / name).exists():
+                clashes.append(rel)
+    for folder in reversed(folders):  # deepest first
+        try:
+            os.rmdir(folder)  # only succeeds on an empty folder
+        except OSError:
+            pass
+    if moved:
+        fsync_dir(inbox)
+    return Lifted(tuple(moved), tuple(clashes), tuple(temporary))
+
+
+def _move_no_replace(src: Path, dest: Path) -> bool:
+    """Rename ``src`` to ``dest`` unless ``dest`` exists; False when not moved.
+
+    A rename, not a hard link and an unlink: a file still being written keeps its open
+    descriptor pointing at the new name, so the "open for writing" check still sees it.
+    The check and the rename are not one step, but ingest holds its lock, so only a
+    person copying a file of the very same name into the inbox at that instant could
+    come between them."""
+    if dest.exists():
+        return False
+    try:
+        os.rename(src, dest)
+    except OSError:  # e.g. a share that refuses to rename an open file: next pass
+        return False
+    return True
