@@ -26,6 +26,10 @@ def _inbox_lines(cfg: Config) -> list[str]:
         else:
             lines.append(f"  {display_name(p.name)}: ready for `dangke ingest`")
     lines += [f"  waiting {w.name}: {w.why}" for w in waiting]
+    if cfg.inbox.is_dir():
+        folders = sorted(p for p in cfg.inbox.iterdir() if p.is_dir() and not p.name.startswith("."))
+        lines += [f"  folder {display_name(p.name)}/: its files are moved up and taken by the next ingest"
+                  for p in folders]
     return lines
 
 

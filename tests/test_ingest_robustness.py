@@ -303,6 +303,8 @@ def test_a_folder_dropped_into_the_inbox_is_ingested_like_loose_files(tmp_path):
     (batch / "Thumbs.db").write_bytes(b"litter")
     sums = {p.name: sha(p.read_bytes()) for p in (a, b, clash)}
     twin_sum = sha(twin.read_bytes())
+    status = dangke(cfg, "status")
+    assert "folder 錄音 2026-11/: its files are moved up" in status.communicate(timeout=120)[0]
     proc = dangke(cfg, "ingest")
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
