@@ -40,8 +40,6 @@ CREATE TABLE IF NOT EXISTS rejections (
 CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, stage TEXT NOT NULL,
   level TEXT NOT NULL, subject TEXT, message TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS generations (
-  number INTEGER PRIMARY KEY, published_at TEXT NOT NULL, objects INTEGER, bytes INTEGER);
 CREATE TABLE IF NOT EXISTS feed_items (
   guid TEXT PRIMARY KEY, first_published_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS airings (
@@ -209,12 +207,10 @@ class Catalog:
         """Every key some store holds as far as the publish ledgers know."""
         return {r[0] for r in self.db.execute("SELECT DISTINCT key FROM publish_ledger")}
 
-    def last_generation(self) -> sqlite3.Row | None:
-        return self.db.execute("SELECT * FROM generations ORDER BY number DESC LIMIT 1").fetchone()
-
-    def add_generation(self, number: int, published_at: str, objects: int, size: int) -> None:
-        self.db.execute("INSERT OR REPLACE INTO generations (number, published_at, objects, bytes)"
-                        " VALUES (?,?,?,?)", (number, published_at, objects, size))
+    def last_generation(self, store: str) -> sqlite3.Row | None:
+        """The newest generation published to ``store`` (its ``describe()``), or None."""
+        return self.db.execute("SELECT * FROM publish_generations WHERE store=? ORDER BY number DESC LIMIT 1",
+                               (store,)).fetchone()
 
     def first_published(self, guids: list[str]) -> dict[str, str]:
         """``{guid: first publication time}`` of the guids already published."""

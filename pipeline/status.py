@@ -10,6 +10,7 @@ from .catalog import Catalog
 from .config import Config, profile_hash
 from .ingest import inbox_candidates
 from .ingest.files import display_name, open_for_writing, snapshot
+from .publish import store_for
 
 
 def _inbox_lines(cfg: Config) -> list[str]:
@@ -81,7 +82,7 @@ def status_lines(cfg: Config, catalog: Catalog) -> list[str]:
     lines.append(f"rejected: {len(rejected)} recent, newest first (reasons in <name>.reason.txt)  [{cfg.rejected}]")
     for r in rejected:
         lines.append(f"  {r['at'][:16]}  {r['name']}: {r['reason']}")
-    gen = catalog.last_generation()
+    gen = catalog.last_generation(store_for(cfg).describe())
     lines.append("published: never" if gen is None else
                  f"published: generation {gen['number']} at {gen['published_at']} ({gen['objects']} objects, "
                  f"{gen['bytes']} bytes) to {cfg.publish.target}")

@@ -163,3 +163,19 @@ def test_two_publishes_of_one_station_do_not_run_at_once(station, capsys):
     finally:
         os.close(fd)
     assert run_cli("--config", station, "publish") == 0
+
+
+def test_status_reports_the_generation_of_the_configured_store(station, capsys):
+    """Two stores in turn (a folder, then another): each has its own generations, and
+    `status` shows the one of the store configured now (it showed the other's before)."""
+    assert run_cli("--config", station, "publish") == 0
+    assert run_cli("--config", station, "publish", "--dry-run") == 0
+    capsys.readouterr()
+    set_publish(station, target="file://second-store")
+    assert run_cli("--config", station, "status") == 0
+    assert "published: never" in capsys.readouterr().out
+    assert run_cli("--config", station, "publish") == 0
+    objects = len(_files(station.parent / "second-store"))
+    assert run_cli("--config", station, "status") == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("published:"))
+    assert line.startswith("published: generation 1 ") and f"({objects} objects" in line and "second-store" in line

@@ -248,7 +248,6 @@ def publish(cfg: Config, catalog: Catalog, dry_run: bool = False, verify: bool =
         files = [(o.key, o.sha256, o.size) for o in objects]
         catalog.commit_generation(sid, number, when.isoformat(), index.sha256, files)
         catalog.record_published(feed_set.guids, when.isoformat())
-        catalog.add_generation(number, when.isoformat(), len(objects) + 1, sum(o.size for o in objects))
         catalog.log("publish", "info", sid, f"generation {number}: {len(uploads)} object(s) uploaded, "
                     f"{report.unchanged} unchanged")
         ledger = catalog.store_ledger(sid)
