@@ -83,7 +83,11 @@ class CardReport:
     removed: int
     bytes_copied: int
     resumed: int = 0
+    #: every file was in place already
     up_to_date: bool = False
+    #: with ``up_to_date``: the quarter and generation the card was labelled with before,
+    #: when they differ from this load's (only deployment.json was rewritten); else ""
+    relabelled_from: str = ""
 
 
 def _sha(data: bytes) -> str:
@@ -248,8 +252,11 @@ def load_card(pub: Published, source: Source, card: Card, cache: Path, *, reassi
             s == t.bytes and known.of(FOLDER, n) == t.sha256 for (n, s), t in zip(current, targets)):
         _write_deployment(card, pub, old, now)
         tell("done", FOLDER, 0)
+        before = (old or {}).get("quarter"), (old or {}).get("generation")
+        relabelled = "" if before == (pub.quarter, pub.generation) else \
+            f"{before[0] or 'no deployment.json'}" + (f" generation {before[1]}" if before[1] is not None else "")
         return CardReport(pub.device_id, pub.quarter, pub.generation, card.describe(), len(targets) - 1, 0, 0, 0,
-                          up_to_date=True)
+                          up_to_date=True, relabelled_from=relabelled)
     done = _resume_point(card, building, targets) if building else 0
     todo = targets[done:]
     wanted = {t.sha256 for t in todo if t.name != PLAYLIST}

@@ -71,9 +71,14 @@ def _quarter(text: str | None, cfg: Config) -> Quarter:
     if not text:
         return Quarter.containing(cfg.today()).next()
     try:
-        return Quarter.parse(text)
+        quarter = Quarter.parse(text)
     except ValueError as exc:
         raise UsageError(str(exc), fix="use e.g. --quarter 2027Q1") from exc
+    now = Quarter.containing(cfg.today())
+    if (quarter.year, quarter.number) < (now.year, now.number):
+        raise UsageError(f"{quarter} has ended (it is {now} now): plans are for this or a coming quarter",
+                         fix=f"use e.g. --quarter {now.next()}")
+    return quarter
 
 
 def _date(text: str | None, cfg: Config) -> dt.date:
@@ -254,7 +259,9 @@ def do_schedule(obj: Context, first: dt.date, days: int, force: bool = False) ->
     for p in report.problems:
         problem(f"schedule problem: {p}")
     channels = sorted({d.channel for d in report.days})
-    say(f"schedule: {len(report.days)} channel-day(s) from {first} ({days} day(s)) for {', '.join(channels) or 'no channel'}")
+    if report.days or not report.kept:
+        say(f"schedule: {len(report.days)} channel-day(s) from {first} ({days} day(s)) for "
+            f"{', '.join(channels) or 'no channel'}")
     if report.kept:
         say(f"schedule: {len(report.kept)} channel-day(s) kept as published "
             f"({', '.join(f'{c} {d}' for c, d in report.kept)}); use --force to plan them again")
@@ -357,7 +364,7 @@ def plan(obj: Context, quarter: str | None) -> None:
 
 @cli.command()
 @click.option("--date", "date", metavar="YYYY-MM-DD", help="First day (default: today).")
-@click.option("--days", type=int, default=1, show_default=True, help="Number of days.")
+@click.option("--days", type=click.IntRange(min=1), default=1, show_default=True, help="Number of days.")
 @click.option("--force", is_flag=True, help="Plan again days that were already published.")
 @click.pass_obj
 def schedule(obj: Context, date: str | None, days: int, force: bool) -> None:
@@ -378,7 +385,8 @@ def publish(obj: Context, dry_run: bool, verify: bool) -> None:
 @cli.command()
 @click.option("--quarter", metavar="YYYYQn", help="Quarter to plan (default: the next quarter).")
 @click.option("--date", "date", metavar="YYYY-MM-DD", help="First broadcast day (default: today).")
-@click.option("--days", type=int, default=7, show_default=True, help="Broadcast days to schedule.")
+@click.option("--days", type=click.IntRange(min=1), default=7, show_default=True,
+              help="Broadcast days to schedule.")
 @click.pass_obj
 def run(obj: Context, quarter: str | None, date: str | None, days: int) -> None:
     """All stages in order: ingest, encode, plan, schedule, publish."""
@@ -430,6 +438,10 @@ def card(obj: Context, device_id: str, quarter: str, to: Path, source: str | Non
     except ConfigError:
         now = dt.datetime.now().astimezone()
     report = load_card(pub, src, target, cache or cache_dir(), reassign=reassign, now=now, progress=show)
+    if report.up_to_date and report.relabelled_from:
+        say(f"card {report.device_id} {report.quarter} (generation {report.generation}) at {report.card}: "
+            f"every file was in place already; deployment.json updated from {report.relabelled_from}")
+        return
     if report.up_to_date:
         say(f"card {report.device_id} {report.quarter}: already up to date at {report.card} "
             f"(generation {report.generation})")

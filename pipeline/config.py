@@ -17,6 +17,7 @@ import re
 import tomllib
 import types
 import typing
+import urllib.parse
 import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -339,6 +340,11 @@ def _check_station(station: StationSection, path: Path) -> None:
     if not station.base_url.endswith("/"):
         raise ConfigError(f"[station] base_url = {station.base_url!r} must end with '/'",
                           path=path, fix="add the trailing slash")
+    parts = urllib.parse.urlsplit(station.base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"[station] base_url = {station.base_url!r} is not an http(s) URL: every feed "
+                          "enclosure and playout URL starts with it", path=path,
+                          fix="use the store's public URL, e.g. https://media.example.org/dangke/")
 
 
 def _check_plan(plan: PlanSection, path: Path) -> PlanSection:
@@ -389,6 +395,10 @@ def _check_plan(plan: PlanSection, path: Path) -> PlanSection:
         must.append(dataclasses.replace(m, groups=tuple(group(g, "[[plan.must_carry]]") for g in m.groups)))
     return dataclasses.replace(plan, groups=tuple(groups), must_carry=tuple(must))
 def _check_publish(publish: PublishSection, path: Path) -> None:
+    scheme = urllib.parse.urlsplit(publish.target).scheme
+    if scheme not in ("file", "s3"):
+        raise ConfigError(f"[publish] target = {publish.target!r} is not file:// or s3://", path=path,
+                          fix="use file://public or s3://bucket/prefix")
     checks = [
         (publish.keep_generations >= 2, "keep_generations", "at least 2, so the previous generation stays whole"),
         (publish.keep_quarters >= 1, "keep_quarters", "at least 1"),

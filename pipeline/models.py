@@ -27,7 +27,7 @@ class Quarter:
         """
         m = re.fullmatch(r"\s*(\d{4})\s*-?\s*[Qq]([1-4])\s*", text or "")
         if not m:
-            raise ValueError(f"not a quarter: {text!r} (expected e.g. 2027Q1)")
+            raise ValueError(f"not a quarter: {text!r}")
         return cls(int(m.group(1)), int(m.group(2)))
 
     @classmethod

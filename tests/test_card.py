@@ -302,3 +302,18 @@ def test_the_loader_reads_an_s3_store_over_http(station, tmp_path, s3_server):
     with pytest.raises(CardRefused):
         load_card(read_published(src, "LJ-00001", "2027Q1"), src, ImageCard(fat32(tmp_path / "c2.img")),
                   tmp_path / "cache2", now=WHEN)
+
+
+def test_the_same_files_for_a_new_quarter_only_relabel_the_card(station, tmp_path, capsys):
+    """A device whose next quarter keeps every file: nothing is copied, deployment.json
+    moves to the new quarter, and the crew is told so (it said "already up to date")."""
+    station.publish("LJ-00001", "2027Q1", Q1)
+    img = fat32(tmp_path / "card.img")
+    station.load("LJ-00001", "2027Q1", ImageCard(img), tmp_path / "cache")
+    station.publish("LJ-00001", "2027Q2", Q1)
+    report = station.load("LJ-00001", "2027Q2", ImageCard(img), tmp_path / "cache")
+    assert report.up_to_date and report.copied == 0 and report.relabelled_from == "2027Q1 generation 1"
+    dep = json.loads(card_file(img, "deployment.json"))
+    assert (dep["quarter"], dep["generation"]) == ("2027Q2", 2)
+    again = station.load("LJ-00001", "2027Q2", ImageCard(img), tmp_path / "cache")
+    assert again.up_to_date and again.relabelled_from == ""

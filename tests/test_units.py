@@ -139,3 +139,41 @@ def test_bad_configuration_exits_2_with_one_clear_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "configuration file not found" in err[0] and "dangke init" in err[0]
     assert run_cli("--config", tmp_path / "missing.toml", "plan", "--quarter", "2027Q9") == 2
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ('base_url = "https://media.example.org/dangke/"', 'base_url = "media.example.org/dangke/"',
+     "is not an http(s) URL"),
+    ('target = "file://public"', 'target = "ftp://example.org/dangke"', "is not file:// or s3://"),
+])
+def test_station_urls_are_checked_naming_the_file(tmp_path, old, new, message):
+    """Found by a new user: a base_url without its scheme was accepted (every published
+    URL would have been broken) and a bad target's error did not name the file."""
+    from pipeline.config import load_config
+    from pipeline.errors import ConfigError
+    from tests.conftest import make_station
+    cfg = make_station(tmp_path / "st")
+    text = cfg.read_text(encoding="utf-8")
+    assert old in text
+    cfg.write_text(text.replace(old, new), encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(cfg)
+    assert message in str(err.value) and str(cfg) in str(err.value)
+
+
+def test_bad_run_and_plan_options_are_refused_before_any_work(tmp_path, capsys):
+    """Found by a new user: `run --days 0` ingested, encoded and planned before it
+    complained, and `plan --quarter 1999Q1` planned (and later published) a long-gone
+    quarter."""
+    from tests.conftest import make_station, run_cli
+    cfg = make_station(tmp_path / "st")
+    (tmp_path / "st" / "inbox" / "x.mp3").write_bytes(b"not audio")
+    assert run_cli("--config", cfg, "run", "--days", "0") == 2
+    assert (tmp_path / "st" / "inbox" / "x.mp3").exists() and not any((tmp_path / "st" / "rejected").iterdir())
+    capsys.readouterr()
+    assert run_cli("--config", cfg, "plan", "--quarter", "1999Q1") == 2
+    err = capsys.readouterr().err
+    assert "1999Q1 has ended" in err and "--quarter" in err
+    assert not (tmp_path / "st" / "build" / "devices" / "1999Q1").exists()
+    assert run_cli("--config", cfg, "plan", "--quarter", "19Q1") == 2
+    assert capsys.readouterr().err.count("e.g.") == 1
