@@ -287,7 +287,7 @@ def load_card(pub: Published, source: Source, card: Card, cache: Path, *, reassi
         total = sum(_round(t.bytes, cluster) for t in targets) + SLACK_CLUSTERS * cluster
         raise CardRefused(f"the card is too small: {pub.device_id}'s {pub.quarter} playlist needs {need / 1e6:.1f} MB "
                           f"more, but the card has {free / 1e6:.1f} MB free and {freed / 1e6:.1f} MB of old files "
-                          f"to remove ({total / 1e6:.1f} MB in all)", path=card.describe(),
+                          f"to remove; the whole playlist takes {total / 1e6:.1f} MB on this card", path=card.describe(),
                           fix="use a larger card (and correct capacity_mb in the fleet registry), or free space")
     local = {t.sha256: cached(source, t, cache) for t in copying}
     for name, _size in dropping:
