@@ -181,9 +181,33 @@ def _maximize(model: cp_model.CpModel, terms: dict[int, int]) -> None:
     objective.scaling_factor = -1.0
 
 
-def _weighted(model: cp_model.CpModel, xs: list, coefs: list[int]):
-    pairs = [(x, c) for x, c in zip(xs, coefs) if c]
-    return cp_model.LinearExpr.weighted_sum([p[0] for p in pairs], [p[1] for p in pairs]) if pairs else 0
+class _Proto:
+    """Writes a CP-SAT model straight into its proto: variables by index, linear
+    constraints as merged ``{variable index: coef}`` sorted by index (the form the
+    expression API produces, without walking expressions in Python)."""
+
+    def __init__(self, model: cp_model.CpModel) -> None:
+        self.model = model
+        self.proto = model.proto
+
+    def var(self, lo: int, hi: int, name: str = "") -> int:
+        v = self.proto.variables.add()
+        if name:
+            v.name = name
+        v.domain.extend((lo, hi))
+        return len(self.proto.variables) - 1
+
+    def linear(self, terms: dict[int, int], lo: int = cp_model.INT_MIN, hi: int = cp_model.INT_MAX) -> None:
+        """``lo <= sum(coef * var) <= hi``; zero coefficients are dropped."""
+        order = sorted(v for v, c in terms.items() if c)
+        if not order:
+            if not lo <= 0 <= hi:  # nothing to choose and the bound excludes 0: infeasible
+                self.proto.constraints.add().linear.domain.extend((1, 1))
+            return
+        ct = self.proto.constraints.add().linear
+        ct.vars.extend(order)
+        ct.coeffs.extend([terms[v] for v in order])
+        ct.domain.extend((lo, hi))
 
 
 def select(problem: Selection) -> Selected | None:
@@ -192,61 +216,67 @@ def select(problem: Selection) -> Selected | None:
     CP-SAT with one worker, a fixed seed and a deterministic time limit, on candidates
     sorted by key: equal problems give equal answers. Stops when the best answer is
     within ``gap`` of the bound. Returns None when no selection meets the hard rules.
+    The model is written straight into the CP-SAT proto (see :class:`_Proto`).
     """
     cands = sorted(problem.candidates, key=lambda c: c.key)
     model = _Model()
-    xs = [model.new_bool_var("") for _ in cands]
+    m = _Proto(model)
+    n_c = len(cands)
+    for _ in cands:
+        m.var(0, 1)
     index = {c.key: n for n, c in enumerate(cands)}
     # Whole seconds keep the coefficients small; rounding is conservative, so the hard
     # rules hold on the exact (millisecond) durations: the categories a rule asks for
     # count rounded down, the others and the maximum rounded up.
     lo = [c.ms // 1000 for c in cands]
     hi = [-(-c.ms // 1000) for c in cands]
-    total_hi = _weighted(model, xs, hi)
-    total_lo = _weighted(model, xs, lo)
-    model.add(sum(xs) >= 1)
+    m.linear(dict.fromkeys(range(n_c), 1), 1)
     for rule in problem.shares:
-        inside = [lo[n] if c.category in rule.categories else 0 for n, c in enumerate(cands)]
-        outside = [0 if c.category in rule.categories else hi[n] for n, c in enumerate(cands)]
-        model.add((10000 - rule.basis_points) * _weighted(model, xs, inside)
-                  >= rule.basis_points * _weighted(model, xs, outside))
+        inside = 10000 - rule.basis_points
+        m.linear({n: inside * lo[n] if c.category in rule.categories else -rule.basis_points * hi[n]
+                  for n, c in enumerate(cands)}, 0)
     if problem.max_size is not None:
-        model.add(_weighted(model, xs, [c.size for c in cands]) <= problem.max_size)
+        m.linear({n: c.size for n, c in enumerate(cands)}, hi=problem.max_size)
     if problem.max_ms is not None:
-        model.add(total_hi <= problem.max_ms // 1000)
-    slots: dict[str, list] = {}
-    for c, x in zip(cands, xs):
+        m.linear(dict(enumerate(hi)), hi=problem.max_ms // 1000)
+    slots: dict[str, list[int]] = {}
+    for n, c in enumerate(cands):
         if c.slot:
-            slots.setdefault(c.slot, []).append(x)
+            slots.setdefault(c.slot, []).append(n)
     for members in slots.values():
         if len(members) > 1:
-            model.add_at_most_one(members)
+            m.proto.constraints.add().at_most_one.literals.extend(members)
     for later, earlier in problem.after:
         if later in slots and earlier in slots:
-            model.add(sum(slots[later]) <= sum(slots[earlier]))
-    terms = {x.index: c.value for x, c in zip(xs, cands) if c.value}
-    for n, b in enumerate(problem.bonuses):
-        members = [xs[index[k]] for k in b.keys if k in index]
+            terms = dict.fromkeys(slots[later], 1)
+            for n in slots[earlier]:
+                terms[n] = terms.get(n, 0) - 1
+            m.linear(terms, hi=0)
+    terms = {n: c.value for n, c in enumerate(cands) if c.value}
+    for k, b in enumerate(problem.bonuses):
+        members = [index[key] for key in b.keys if key in index]
         if not members or not b.weight:
             continue
         if b.cap >= len(members):
-            for x in members:
-                terms[x.index] = terms.get(x.index, 0) + b.weight
+            for n in members:
+                terms[n] = terms.get(n, 0) + b.weight
         else:
-            got = model.new_int_var(0, b.cap, f"b{n}")
-            model.add(got <= sum(members))
-            terms[got.index] = b.weight
+            got = m.var(0, b.cap, f"b{k}")
+            ct = dict.fromkeys(members, -1)
+            ct[got] = 1
+            m.linear(ct, hi=0)
+            terms[got] = b.weight
     short = lack = None
     if problem.min_ms and problem.short_weight:
         need = -(-problem.min_ms // 1000)
-        short = model.new_int_var(0, need, "short")
-        model.add(short + total_lo >= need)
-        terms[short.index] = -problem.short_weight
+        short = m.var(0, need, "short")
+        ct = dict(enumerate(lo))
+        ct[short] = 1
+        m.linear(ct, need)
+        terms[short] = -problem.short_weight
     if problem.own_bp and problem.own_weight:
-        own_lo = [lo[n] if c.own else 0 for n, c in enumerate(cands)]
-        own = _weighted(model, xs, own_lo)
         have = problem.own_cap_ms // 1000  # what the library has, even beyond these candidates
-        lack = model.new_int_var(0, have, "own_short")
+        lack = m.var(0, have, "own_short")
         # The goal is own >= min(share * total, what the library has). Which of the two
         # binds is decided up front from the longest playlist the card and the maximum
         # allow, so that the constraint stays linear (a disjunction solves far slower).
@@ -256,15 +286,20 @@ def select(problem: Selection) -> Selected | None:
         if problem.max_size is not None and sum(c.size for c in cands):
             longest = min(longest, problem.max_size * sum(hi) // sum(c.size for c in cands))
         if 10000 * have >= problem.own_bp * longest:
-            model.add(10000 * (own + lack) >= problem.own_bp * total_hi)
+            ct = {n: 10000 * (lo[n] if c.own else 0) - problem.own_bp * hi[n] for n, c in enumerate(cands)}
+            ct[lack] = 10000
+            m.linear(ct, 0)
         else:
-            model.add(own + lack >= have)
-        terms[lack.index] = -problem.own_weight
+            ct = {n: lo[n] for n, c in enumerate(cands) if c.own}
+            ct[lack] = 1
+            m.linear(ct, have)
+        terms[lack] = -problem.own_weight
     _maximize(model, terms)
     if problem.hint:
         chosen = set(problem.hint)
-        for c, x in zip(cands, xs):
-            model.add_hint(x, c.key in chosen)
+        hint = model.proto.solution_hint
+        hint.vars.extend(range(n_c))
+        hint.values.extend([int(c.key in chosen) for c in cands])
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = 7
@@ -279,9 +314,12 @@ def select(problem: Selection) -> Selected | None:
     status = solver.solve(model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
-    chosen = tuple(c.key for c, x in zip(cands, xs) if solver.value(x))
-    return Selected(chosen, int(round(solver.objective_value)), status == cp_model.OPTIMAL,
-                    solver.value(short) if short is not None else 0, solver.value(lack) if lack is not None else 0)
+    solution = solver.response_proto.solution
+    chosen_keys = tuple(c.key for n, c in enumerate(cands) if solution[n])
+    return Selected(chosen_keys, int(round(solver.objective_value)), status == cp_model.OPTIMAL,
+                    solution[short] if short is not None else 0, solution[lack] if lack is not None else 0)
+
+
 def solve_ranked(items: Sequence[Item], bin_lengths: Sequence[int | None], rules: Sequence[ShareRule],
                  objectives: Sequence[dict[str, int]], slack: Sequence[int] = (),
                  base: dict[str, int] | None = None, work_limit: float = 10.0,
