@@ -240,44 +240,81 @@ class _Planner:
                 self.capacity(profile, dialect, self.settings.usable_bytes(device)),
                 self._orders_of(device)[1], self.previous(profile, dialect, prev))
 
+    def problems(self, keys: Iterable[tuple]) -> "_Problems":
+        """The problem builder for ``keys`` (their pools only)."""
+        return _Problems(self.settings, {k[:2]: self.pool(*k[:2]) for k in keys})
+
+
+class _Problems:
+    """Builds and solves the selection problem of a requirement key: ``problems(key)``
+    gives ``(answer, fresh)`` of :func:`select_fresh_first`. Picklable (settings and
+    pools only), so a process pool's workers build the problems they solve; what does
+    not depend on last quarter's lessons (candidates, must-carry, share rules) is built
+    once per pool and group."""
+
+    def __init__(self, settings: QuarterRules, pools: Mapping[tuple[str, str], tuple[Track, ...]]) -> None:
+        self.settings = settings
+        self.pools = dict(pools)
+        self._cache: dict[tuple, tuple] = {}
+
+    def __getstate__(self) -> dict:
+        return {"settings": self.settings, "pools": self.pools, "_cache": {}}
+
+    def __call__(self, key: tuple) -> tuple[solver.Selected | None, bool]:
+        problem = self.selection(key)
+        return (None, True) if problem is None else select_fresh_first(problem)
+
+    def _fixed(self, profile: str, dialect: str, group: str) -> tuple:
+        """Per pool and group: candidates as not heard, candidates as heard, must-carry
+        bonuses, share rules and the own-dialect milliseconds of the pool."""
+        k = (profile, dialect, group)
+        found = self._cache.get(k)
+        if found is None:
+            pool = self.pools[(profile, dialect)]
+            s = self.settings
+            wishes = s.wishes(group)
+            fresh, heard = [], []
+            for t in pool:
+                own = t.dialect == dialect
+                value = t.duration_s * (OWN_PER_S if own else FALLBACK_PER_S)
+                if wishes.prefer_max_s and t.duration_s > wishes.prefer_max_s:
+                    value *= LONG_FACTOR
+                if t.audiences:
+                    value *= AUDIENCE_MATCH if group in t.audiences else AUDIENCE_OTHER
+                c = solver.Candidate(key=t.lesson_id, ms=_ms(t.duration_s), size=t.bytes, category=t.category,
+                                     value=int(round(value)), own=own or dialect == s.fallback_dialect, slot=_slot(t))
+                fresh.append(c)
+                heard.append(c if t.evergreen else dataclasses.replace(
+                    c, value=int(round(-REPEAT_PER_S * t.duration_s))))
+            musts = tuple(solver.Bonus((lid,), MUST_BONUS) for lid in must_carry(s, group, pool))
+            shares = tuple(solver.ShareRule(r.categories, _basis_points(r.min_share)) for r in s.rules)
+            own_cap = sum(c.ms for c, t in zip(fresh, pool) if t.dialect == dialect)
+            found = self._cache[k] = (fresh, heard, musts, shares, own_cap)
+        return found
+
     def selection(self, key: tuple) -> solver.Selection | None:
         """The selection problem of a requirement key, or None when the pool is empty."""
         profile, dialect, group, cap, orders, prev = key
-        pool = self.pool(profile, dialect)
+        pool = self.pools[(profile, dialect)]
         if not pool:
             return None
         s = self.settings
-        wishes = s.wishes(group)
+        fresh, as_heard, musts, shares, own_cap = self._fixed(profile, dialect, group)
         heard = set(prev)
-        cands = []
-        for t in pool:
-            own = t.dialect == dialect
-            value = t.duration_s * (OWN_PER_S if own else FALLBACK_PER_S)
-            if wishes.prefer_max_s and t.duration_s > wishes.prefer_max_s:
-                value *= LONG_FACTOR
-            if t.audiences:
-                value *= AUDIENCE_MATCH if group in t.audiences else AUDIENCE_OTHER
-            if t.lesson_id in heard and not t.evergreen:
-                value = -REPEAT_PER_S * t.duration_s
-            cands.append(solver.Candidate(key=t.lesson_id, ms=_ms(t.duration_s), size=t.bytes,
-                                          category=t.category, value=int(round(value)),
-                                          own=own or dialect == s.fallback_dialect,
-                                          slot=_slot(t)))
-        bonuses = [solver.Bonus((lid,), MUST_BONUS) for lid in must_carry(s, group, pool)]
-        for _topic, keys, want in topic_wants(wishes, pool, heard):
+        cands = tuple(h if t.lesson_id in heard else f for t, f, h in zip(pool, fresh, as_heard))
+        bonuses = list(musts)
+        for _topic, keys, want in topic_wants(s.wishes(group), pool, heard):
             bonuses.append(solver.Bonus(keys, TOPIC_BONUS, want))
         bonuses += [solver.Bonus(keys, ORDER_POINT * weight) for keys, weight in orders]
         own_bp = 0 if dialect == s.fallback_dialect else _basis_points(s.own_dialect_min_share)
         return solver.Selection(
-            candidates=tuple(cands),
-            shares=tuple(solver.ShareRule(r.categories, _basis_points(r.min_share)) for r in s.rules),
+            candidates=cands, shares=shares,
             max_size=None if cap < 0 else cap,
             max_ms=int(s.max_listening_s * 1000) if s.max_listening_s else None,
             after=series_order(pool, heard), bonuses=tuple(bonuses),
             min_ms=math.ceil(s.min_listening_s * 1000), short_weight=SHORT_PER_S,
-            own_bp=own_bp, own_cap_ms=sum(c.ms for c, t in zip(cands, pool) if t.dialect == dialect),
+            own_bp=own_bp, own_cap_ms=own_cap,
             own_weight=OWN_SHORT_PER_S, gap=int(s.gap_s * OWN_PER_S), work_limit=s.work_limit)
-
 
 def _slot(t: Track) -> str:
     """Versions of one episode of a series share a slot (at most one is carried)."""
@@ -451,10 +488,10 @@ def _solve(planner: _Planner, keys: Sequence[tuple], mapper: Callable) -> tuple[
     answer does not already honour all of them (when it does, and came without last
     quarter's lessons, the base answer is also the best answer with the orders: it is
     best without their bonuses and gets all of them)."""
+    problems = planner.problems(keys)
+
     def run(todo: list[tuple]) -> dict[tuple, tuple[solver.Selected | None, bool]]:
-        problems = [(k, planner.selection(k)) for k in todo]
-        found = iter(mapper(select_fresh_first, [p for _, p in problems if p is not None]))
-        return {k: (next(found) if p is not None else (None, True)) for k, p in problems}
+        return dict(zip(todo, mapper(problems, todo)))
 
     bases = run(sorted({_base(k) for k in keys}))
     answers = {k: bases[k][0] for k in keys if k in bases}
