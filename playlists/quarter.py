@@ -176,6 +176,7 @@ class _Planner:
         self._prev: dict[tuple, tuple[str, ...]] = {}
         self._ord: dict[tuple, tuple[tuple[ResolvedOrder, ...], tuple]] = {}
         self._classes: dict[tuple[str, str, str], str] = {}
+        self._playlists: dict[tuple, tuple[list[Track], tuple[PlaylistItem, ...]]] = {}
 
     def pool(self, profile: str, dialect: str) -> tuple[Track, ...]:
         k = (profile, dialect)
@@ -239,6 +240,17 @@ class _Planner:
         return (profile, dialect, self.group_class(profile, dialect, device.group),
                 self.capacity(profile, dialect, self.settings.usable_bytes(device)),
                 self._orders_of(device)[1], self.previous(profile, dialect, prev))
+
+    def playlist(self, profile: str, dialect: str, keys: tuple[str, ...]) -> tuple[list[Track], tuple[PlaylistItem, ...]]:
+        """The chosen tracks of the pool and their playlist items (one shared tuple for
+        every requirement set with this answer)."""
+        k = (profile, dialect, keys)
+        found = self._playlists.get(k)
+        if found is None:
+            ids = set(keys)
+            chosen = [t for t in self.pool(profile, dialect) if t.lesson_id in ids]
+            found = self._playlists[k] = (chosen, _items(chosen))
+        return found
 
     def problems(self, keys: Iterable[tuple]) -> "_Problems":
         """The problem builder for ``keys`` (their pools only)."""
@@ -444,8 +456,7 @@ def _planned(ctx: Context, planner: _Planner, key: tuple, members: list[Device],
     wishes they miss: the set's own, then each village's orders."""
     profile, dialect, _group, cap, _orders, prev = key
     pool = planner.pool(profile, dialect)
-    chosen = [t for t in pool if t.lesson_id in set(answer.keys)]
-    items = _items(chosen)
+    chosen, items = planner.playlist(profile, dialect, answer.keys)
     wanted = shortfalls(ctx, members[0], pool, chosen, set(prev), cap)
     missed: dict[int, list[str]] = {}
     q = str(planner.quarter)

@@ -89,12 +89,18 @@ def fleet_summary(devices: Iterable[Device], plan: QuarterPlan,
     short = {p.device_id for p in plan.shortfalls}
     items_of: dict[int, tuple[PlaylistItem, ...]] = {}
     tally: Counter = Counter()
+    counted: dict[tuple[int, int], tuple[int, int, int]] = {}  # diffs often share their tuples
     for d in devices:
         items = playlists.get(d.device_id)
         if items is not None:
             items_of[id(items)] = items
         dd = diffs.get(d.device_id)
-        figures = (dd.bytes_to_write, len(dd.add), len(dd.remove)) if dd is not None else (0, 0, 0)
+        if dd is None:
+            figures = (0, 0, 0)
+        else:
+            figures = counted.get((id(dd.add), id(dd.remove)))
+            if figures is None:
+                figures = counted[(id(dd.add), id(dd.remove))] = (dd.bytes_to_write, len(dd.add), len(dd.remove))
         tally[(d.township, id(items) if items is not None else 0, figures,
                d.device_id in failed, d.device_id in short)] += 1
     millis: dict[int, Counter] = {}  # whole milliseconds: sums exact, whatever the device order
