@@ -480,9 +480,11 @@ def select_fresh_first(problem: solver.Selection) -> tuple[solver.Selected | Non
     wanted = {k for b in problem.bonuses for k in b.keys}
     fresh = tuple(c for c in problem.candidates if c.value >= 0 or c.key in wanted)
     if len(fresh) < len(problem.candidates):
-        first = solver.select(dataclasses.replace(problem, candidates=fresh))
-        if first is not None and not first.short_s and not first.own_lack_s:
-            return first, True
+        first_problem = dataclasses.replace(problem, candidates=fresh)
+        if not solver.own_lack_certain(first_problem):  # else the first answer could not be kept
+            first = solver.select(first_problem)
+            if first is not None and not first.short_s and not first.own_lack_s:
+                return first, True
         return solver.select(problem), False
     return solver.select(problem), True
 

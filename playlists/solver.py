@@ -210,6 +210,31 @@ class _Proto:
         ct.domain.extend((lo, hi))
 
 
+def _own_goal_is_share(problem: Selection, cands: Sequence[Candidate], hi: Sequence[int]) -> bool:
+    """The own-dialect goal is ``own >= min(share * total, what the library has)``.
+    Which of the two binds is decided up front from the longest playlist the card and
+    the maximum allow, so that the constraint stays linear (a disjunction solves far
+    slower): True for the share, False for all the library has (whole seconds)."""
+    longest = sum(hi)
+    if problem.max_ms is not None:
+        longest = min(longest, problem.max_ms // 1000)
+    if problem.max_size is not None and sum(c.size for c in cands):
+        longest = min(longest, problem.max_size * sum(hi) // sum(c.size for c in cands))
+    return 10000 * (problem.own_cap_ms // 1000) >= problem.own_bp * longest
+
+
+def own_lack_certain(problem: Selection) -> bool:
+    """True when every selection of ``problem`` falls short of its own-dialect goal
+    (:func:`select` would report ``own_lack_s`` above 0, or find no selection): the goal
+    is all the library has, and the candidates hold less of it."""
+    if not (problem.own_bp and problem.own_weight):
+        return False
+    hi = [-(-c.ms // 1000) for c in problem.candidates]
+    if _own_goal_is_share(problem, problem.candidates, hi):
+        return False
+    return sum(c.ms // 1000 for c in problem.candidates if c.own) < problem.own_cap_ms // 1000
+
+
 def select(problem: Selection) -> Selected | None:
     """Choose the candidates of ``problem`` maximising the objective under its hard rules.
 
@@ -277,15 +302,7 @@ def select(problem: Selection) -> Selected | None:
     if problem.own_bp and problem.own_weight:
         have = problem.own_cap_ms // 1000  # what the library has, even beyond these candidates
         lack = m.var(0, have, "own_short")
-        # The goal is own >= min(share * total, what the library has). Which of the two
-        # binds is decided up front from the longest playlist the card and the maximum
-        # allow, so that the constraint stays linear (a disjunction solves far slower).
-        longest = sum(hi)
-        if problem.max_ms is not None:
-            longest = min(longest, problem.max_ms // 1000)
-        if problem.max_size is not None and sum(c.size for c in cands):
-            longest = min(longest, problem.max_size * sum(hi) // sum(c.size for c in cands))
-        if 10000 * have >= problem.own_bp * longest:
+        if _own_goal_is_share(problem, cands, hi):
             ct = {n: 10000 * (lo[n] if c.own else 0) - problem.own_bp * hi[n] for n, c in enumerate(cands)}
             ct[lack] = 10000
             m.linear(ct, 0)
