@@ -20,7 +20,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from playlists.quarter import GroupWishes, QuarterRules, check_playlist, plan_quarter
 from playlists.report import CardFile, DeviceDiff, TownshipSummary, diff, fleet_summary
@@ -90,16 +90,32 @@ def settings(cfg: Config, quarter: Quarter | None = None) -> QuarterRules:
 
 def process_map(jobs: int, threshold: int = 32) -> Callable:
     """A ``map`` that spreads the calls over ``jobs`` processes (0 = one per core) when
-    there are at least ``threshold`` of them; results keep the input order."""
+    there are at least ``threshold`` of them; results keep the input order.
+
+    Like ``map`` it is lazy: every call is queued before it returns, and the results are
+    yielded as they come, so the caller can work on the first ones while the others
+    run. The processes end when the results are used up (or the iterator is dropped)."""
     jobs = jobs or os.cpu_count() or 1
 
-    def run(fn: Callable, items: Iterable) -> list:
+    def run(fn: Callable, items: Iterable) -> Iterator:
         items = list(items)
         if jobs <= 1 or len(items) < threshold:
-            return list(map(fn, items))
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
-            return list(pool.map(fn, items, chunksize=max(1, len(items) // (jobs * 8))))
+            return map(fn, items)
+        pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"))
+        try:
+            results = pool.map(fn, items, chunksize=max(1, len(items) // (jobs * 32)))
+        except BaseException:
+            pool.shutdown(cancel_futures=True)
+            raise
+        return _until_done(pool, results)
     return run
+
+
+def _until_done(pool: ProcessPoolExecutor, results: Iterator) -> Iterator:
+    try:
+        yield from results
+    finally:
+        pool.shutdown(cancel_futures=True)
 
 
 def previous_files(cfg: Config, catalog: Catalog, quarter: Quarter, devices: list[Device],

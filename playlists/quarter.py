@@ -25,11 +25,12 @@ equal plans, whatever their order.
 
 from __future__ import annotations
 
-import math
 import dataclasses
+import itertools
+import math
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 from pipeline.models import (CategoryRule, Device, DevicePlaylist, PlanProblem, PlaylistItem, Quarter, Track,
                              VillageOrder)
@@ -414,15 +415,13 @@ def plan_quarter(devices: Iterable[Device], tracks_by_profile: Mapping[str, Sequ
     groups: dict[tuple, list[Device]] = defaultdict(list)
     for d in devices:
         groups[planner.key(d, tuple(previous.get(d.device_id, ())))].append(d)
-    keys = sorted(groups)
-    answers, solves = _solve(planner, keys, mapper)
+    answers, solves = _solve(planner, sorted(groups), mapper)
     ctx = Context(quarter, settings)
     playlists: list[DevicePlaylist] = []
     failed: list[PlanProblem] = []
     short: list[PlanProblem] = []
-    for key in keys:
+    for key, answer in answers:  # any order: the lists are sorted below
         members = sorted(groups[key], key=lambda d: d.device_id)
-        answer = answers.get(key)
         if answer is None:
             failed += _not_planned(ctx, planner, key, members)
         else:
@@ -494,31 +493,33 @@ def _base(key: tuple) -> tuple:
     return key[:4] + ((),) + key[5:]
 
 
-def _solve(planner: _Planner, keys: Sequence[tuple], mapper: Callable) -> tuple[dict[tuple, solver.Selected], int]:
-    """Answers per requirement key, and how many solves they took.
+def _solve(planner: _Planner, keys: Sequence[tuple],
+           mapper: Callable) -> tuple[Iterator[tuple[tuple, solver.Selected | None]], int]:
+    """Answers per requirement key (an iterator of ``(key, answer)``, every key once),
+    and how many solves they take.
 
     First the keys without their village orders; then each key with orders whose base
     answer does not already honour all of them (when it does, and came without last
     quarter's lessons, the base answer is also the best answer with the orders: it is
-    best without their bonuses and gets all of them)."""
+    best without their bonuses and gets all of them). The second round's solves are
+    handed to ``mapper`` before the iterator is returned: with a lazy ``mapper`` (a
+    process pool) the caller uses the answers known so far while they run."""
     problems = planner.problems(keys)
-
-    def run(todo: list[tuple]) -> dict[tuple, tuple[solver.Selected | None, bool]]:
-        return dict(zip(todo, mapper(problems, todo)))
-
-    bases = run(sorted({_base(k) for k in keys}))
-    answers = {k: bases[k][0] for k in keys if k in bases}
+    todo = sorted({_base(k) for k in keys})
+    bases = dict(zip(todo, mapper(problems, todo)))
+    known: list[tuple[tuple, solver.Selected | None]] = []
     rest = []
     for k in keys:
-        if k in answers:
+        if k in bases:
+            known.append((k, bases[k][0]))
             continue
         b, fresh = bases[_base(k)]
         if b is None or (fresh and all(set(ids) & set(b.keys) for ids, _w in k[4])):
-            answers[k] = b  # no playlist without orders means none with them either
+            known.append((k, b))  # no playlist without orders means none with them either
         else:
             rest.append(k)
-    answers.update((k, a) for k, (a, _fresh) in run(rest).items())
-    return answers, len(bases) + len(rest)
+    later = mapper(problems, rest)
+    return itertools.chain(known, ((k, a) for k, (a, _fresh) in zip(rest, later))), len(bases) + len(rest)
 
 
 def explain(device: Device, pool: Sequence[Track], settings: QuarterRules, quarter: Quarter | None = None) -> str:
