@@ -197,17 +197,44 @@ class _Proto:
         v.domain.extend((lo, hi))
         return len(self.proto.variables) - 1
 
+    def bools(self, n: int) -> None:
+        """The first ``n`` variables, all Boolean (copied from a cached model)."""
+        template = _BOOLS.get(n)
+        if template is None:
+            template = _BOOLS[n] = cp_model_helper.CpModelProto()
+            for _ in range(n):
+                template.variables.add().domain.extend((0, 1))
+        self.proto.copy_from(template)
+
     def linear(self, terms: dict[int, int], lo: int = cp_model.INT_MIN, hi: int = cp_model.INT_MAX) -> None:
         """``lo <= sum(coef * var) <= hi``; zero coefficients are dropped."""
         order = sorted(v for v, c in terms.items() if c)
-        if not order:
+        self._add([v for v in order], [terms[v] for v in order], lo, hi)
+
+    def dense(self, coefs: Sequence[int], extra: tuple[int, int] | None = None, lo: int = cp_model.INT_MIN,
+              hi: int = cp_model.INT_MAX) -> None:
+        """Like :meth:`linear` with ``coefs[n]`` for variable n, and ``extra`` = ``(variable,
+        coef)`` of a later variable (above every n)."""
+        vars_ = [n for n, c in enumerate(coefs) if c]
+        values = [c for c in coefs if c]
+        if extra is not None and extra[1]:
+            vars_.append(extra[0])
+            values.append(extra[1])
+        self._add(vars_, values, lo, hi)
+
+    def _add(self, vars_: list[int], coefs: list[int], lo: int, hi: int) -> None:
+        if not vars_:
             if not lo <= 0 <= hi:  # nothing to choose and the bound excludes 0: infeasible
                 self.proto.constraints.add().linear.domain.extend((1, 1))
             return
         ct = self.proto.constraints.add().linear
-        ct.vars.extend(order)
-        ct.coeffs.extend([terms[v] for v in order])
+        ct.vars.extend(vars_)
+        ct.coeffs.extend(coefs)
         ct.domain.extend((lo, hi))
+
+
+#: models of n Boolean variables, copied by :meth:`_Proto.bools`
+_BOOLS: dict[int, "cp_model_helper.CpModelProto"] = {}
 
 
 def _own_goal_is_share(problem: Selection, cands: Sequence[Candidate], hi: Sequence[int]) -> bool:
@@ -247,23 +274,22 @@ def select(problem: Selection) -> Selected | None:
     model = _Model()
     m = _Proto(model)
     n_c = len(cands)
-    for _ in cands:
-        m.var(0, 1)
+    m.bools(n_c)
     index = {c.key: n for n, c in enumerate(cands)}
     # Whole seconds keep the coefficients small; rounding is conservative, so the hard
     # rules hold on the exact (millisecond) durations: the categories a rule asks for
     # count rounded down, the others and the maximum rounded up.
     lo = [c.ms // 1000 for c in cands]
     hi = [-(-c.ms // 1000) for c in cands]
-    m.linear(dict.fromkeys(range(n_c), 1), 1)
+    m.dense([1] * n_c, lo=1)
     for rule in problem.shares:
-        inside = 10000 - rule.basis_points
-        m.linear({n: inside * lo[n] if c.category in rule.categories else -rule.basis_points * hi[n]
-                  for n, c in enumerate(cands)}, 0)
+        inside, outside = 10000 - rule.basis_points, -rule.basis_points
+        m.dense([inside * lo[n] if c.category in rule.categories else outside * hi[n]
+                 for n, c in enumerate(cands)], lo=0)
     if problem.max_size is not None:
-        m.linear({n: c.size for n, c in enumerate(cands)}, hi=problem.max_size)
+        m.dense([c.size for c in cands], hi=problem.max_size)
     if problem.max_ms is not None:
-        m.linear(dict(enumerate(hi)), hi=problem.max_ms // 1000)
+        m.dense(hi, hi=problem.max_ms // 1000)
     slots: dict[str, list[int]] = {}
     for n, c in enumerate(cands):
         if c.slot:
@@ -295,21 +321,16 @@ def select(problem: Selection) -> Selected | None:
     if problem.min_ms and problem.short_weight:
         need = -(-problem.min_ms // 1000)
         short = m.var(0, need, "short")
-        ct = dict(enumerate(lo))
-        ct[short] = 1
-        m.linear(ct, need)
+        m.dense(lo, (short, 1), lo=need)
         terms[short] = -problem.short_weight
     if problem.own_bp and problem.own_weight:
         have = problem.own_cap_ms // 1000  # what the library has, even beyond these candidates
         lack = m.var(0, have, "own_short")
         if _own_goal_is_share(problem, cands, hi):
-            ct = {n: 10000 * (lo[n] if c.own else 0) - problem.own_bp * hi[n] for n, c in enumerate(cands)}
-            ct[lack] = 10000
-            m.linear(ct, 0)
+            m.dense([10000 * (lo[n] if c.own else 0) - problem.own_bp * hi[n] for n, c in enumerate(cands)],
+                    (lack, 10000), lo=0)
         else:
-            ct = {n: lo[n] for n, c in enumerate(cands) if c.own}
-            ct[lack] = 1
-            m.linear(ct, have)
+            m.dense([lo[n] if c.own else 0 for n, c in enumerate(cands)], (lack, 1), lo=have)
         terms[lack] = -problem.own_weight
     _maximize(model, terms)
     if problem.hint:
