@@ -178,6 +178,9 @@ class _Planner:
         self._ord: dict[tuple, tuple[tuple[ResolvedOrder, ...], tuple]] = {}
         self._classes: dict[tuple[str, str, str], str] = {}
         self._playlists: dict[tuple, tuple[list[Track], tuple[PlaylistItem, ...]]] = {}
+        self._missed: dict[tuple[int, int], list[str]] = {}
+        #: ``(township, village)`` of the devices seen by :meth:`keys`
+        self.villages: set[tuple[str, str]] = set()
 
     def pool(self, profile: str, dialect: str) -> tuple[Track, ...]:
         k = (profile, dialect)
@@ -220,6 +223,19 @@ class _Planner:
             found = self._ord[k] = (resolved, tuple(sorted({(o.keys, o.weight) for o in resolved if o.keys})))
         return found
 
+    def missed_orders(self, ctx: Context, device: Device, chosen: list[Track]) -> list[str]:
+        """Why each order of the device's village that ``chosen`` (a list from
+        :meth:`playlist`) does not honour is not honoured."""
+        village = self.village_orders(device)
+        if not village:
+            return []
+        k = (id(village), id(chosen))
+        found = self._missed.get(k)
+        if found is None:
+            ids = {t.lesson_id for t in chosen}
+            found = self._missed[k] = [m for m in (ctx.order_missed(o, ids, device.dialect) for o in village) if m]
+        return found
+
     def group_class(self, profile: str, dialect: str, group: str) -> str:
         """The first listener group that is planned exactly like ``group`` for this pool:
         same wishes, same must-carry lessons, same lessons meant for it."""
@@ -241,6 +257,27 @@ class _Planner:
         return (profile, dialect, self.group_class(profile, dialect, device.group),
                 self.capacity(profile, dialect, self.settings.usable_bytes(device)),
                 self._orders_of(device)[1], self.previous(profile, dialect, prev))
+
+    def keys(self, devices: Iterable[Device], previous: Mapping[str, Sequence[str]]) -> dict[tuple, list[Device]]:
+        """The devices by requirement key (:meth:`key`), each key's devices in their
+        order; the parts that do not depend on last quarter are worked out once per
+        profile, dialect, group, card and village."""
+        groups: dict[tuple, list[Device]] = defaultdict(list)
+        parts: dict[tuple, tuple] = {}
+        prevs: dict[tuple, tuple[str, ...]] = {}
+        for d in devices:
+            k = (d.profile, d.dialect, d.group, d.capacity_mb, d.township, d.village)
+            part = parts.get(k)
+            if part is None:
+                part = parts[k] = self.key(d, ())[:5]
+            heard = tuple(previous.get(d.device_id, ()))
+            pk = (d.profile, d.dialect, heard)
+            prev = prevs.get(pk)
+            if prev is None:
+                prev = prevs[pk] = self.previous(d.profile, d.dialect, heard)
+            groups[part + (prev,)].append(d)
+        self.villages.update((k[4], k[5]) for k in parts)
+        return groups
 
     def playlist(self, profile: str, dialect: str, keys: tuple[str, ...]) -> tuple[list[Track], tuple[PlaylistItem, ...]]:
         """The chosen tracks of the pool and their playlist items (one shared tuple for
@@ -412,9 +449,7 @@ def plan_quarter(devices: Iterable[Device], tracks_by_profile: Mapping[str, Sequ
     """
     previous = previous or {}
     planner = _Planner(tracks_by_profile, quarter, settings, orders)
-    groups: dict[tuple, list[Device]] = defaultdict(list)
-    for d in devices:
-        groups[planner.key(d, tuple(previous.get(d.device_id, ())))].append(d)
+    groups = planner.keys(devices, previous)
     answers, solves = _solve(planner, sorted(groups), mapper)
     ctx = Context(quarter, settings)
     playlists: list[DevicePlaylist] = []
@@ -426,7 +461,7 @@ def plan_quarter(devices: Iterable[Device], tracks_by_profile: Mapping[str, Sequ
             failed += _not_planned(ctx, planner, key, members)
         else:
             _planned(ctx, planner, key, members, answer, playlists, short)
-    villages = {(d.township, d.village) for members in groups.values() for d in members}
+    villages = planner.villages
     notes = planner.orders.notes(tracks_by_profile, villages) + ctx.library_notes(planner, groups)
     return QuarterPlan(str(quarter), tuple(sorted(playlists, key=lambda p: p.device_id)),
                        tuple(sorted(failed, key=lambda p: p.device_id)),
@@ -457,17 +492,17 @@ def _planned(ctx: Context, planner: _Planner, key: tuple, members: list[Device],
     pool = planner.pool(profile, dialect)
     chosen, items = planner.playlist(profile, dialect, answer.keys)
     wanted = shortfalls(ctx, members[0], pool, chosen, set(prev), cap)
-    missed: dict[int, list[str]] = {}
+    villages: dict[tuple[str, str], list[str]] = {}
     q = str(planner.quarter)
     for d in members:
         playlists.append(DevicePlaylist(d.device_id, q, d.profile, items))
         if wanted:
             short += [PlanProblem(d.device_id, f"{who(d)}: {text}", kind) for kind, text in wanted]
-        village = planner.village_orders(d)
-        if village:
-            if id(village) not in missed:
-                missed[id(village)] = [m for m in (ctx.order_missed(o, chosen, dialect) for o in village) if m]
-            short += [PlanProblem(d.device_id, f"{who(d)}: {m}", "order") for m in missed[id(village)]]
+        missed = villages.get((d.township, d.village))
+        if missed is None:
+            missed = villages[(d.township, d.village)] = planner.missed_orders(ctx, d, chosen)
+        if missed:
+            short += [PlanProblem(d.device_id, f"{who(d)}: {m}", "order") for m in missed]
 
 
 def select_fresh_first(problem: solver.Selection) -> tuple[solver.Selected | None, bool]:
