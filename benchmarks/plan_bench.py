@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pipeline.models import CategoryRule, Device, Quarter, Track, VillageOrder  # noqa: E402
 from pipeline.plan import process_map  # noqa: E402
 from playlists.quarter import GroupWishes, QuarterRules, plan_quarter  # noqa: E402
-from playlists.report import CardFile, diff, fleet_summary  # noqa: E402
+from playlists.report import CardFile, device_diffs, fleet_summary  # noqa: E402
 
 Q = Quarter(2027, 1)
 COUNTY = (CategoryRule(frozenset({"theory", "party-spirit"}), 0.7), CategoryRule(frozenset({"party-spirit"}), 0.2))
@@ -143,15 +143,7 @@ def run_one(n: int, jobs: int, sample: int, villages: int = 0) -> dict:
     t0, c0, load0 = time.perf_counter(), cpu_s(), os.getloadavg()[0]
     plan = plan_quarter(devices, {"player": lib_now}, Q, SETTINGS, previous=prev_ids, orders=now_orders, mapper=mapper)
     t_plan = time.perf_counter() - t0
-    memo: dict = {}
-    diffs = {}
-    for pl in plan.playlists:
-        old = previous.get(pl.device_id, ())
-        key = (id(pl.items), id(old))
-        if key not in memo:
-            memo[key] = diff(pl, old, str(prev_q))
-        d = memo[key]
-        diffs[pl.device_id] = type(d)(pl.device_id, d.quarter, d.previous_quarter, d.keep, d.add, d.remove)
+    diffs = device_diffs(plan.playlists, previous, str(prev_q))
     summary = fleet_summary(devices, plan, diffs)
     c1 = cpu_s()
     t_all, c_main, c_kids = time.perf_counter() - t0, c1[0] - c0[0], c1[1] - c0[1]

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from playlists.quarter import GroupWishes, QuarterRules, check_playlist, plan_quarter
-from playlists.report import CardFile, DeviceDiff, TownshipSummary, diff, fleet_summary
+from playlists.report import CardFile, DeviceDiff, TownshipSummary, device_diffs, fleet_summary
 from playlists.rules import matches_topic
 
 from . import layout, planfiles
@@ -185,15 +185,16 @@ def run_plan(cfg: Config, catalog: Catalog, quarter: Quarter) -> PlanReport:
     problems = list(result.problems)
     root = cfg.build / "devices" / str(quarter)
     files: list[tuple[Path, bytes]] = []
-    planned, diffs = [], {}
+    planned = []
     for pl in result.playlists:
         broken = check_playlist(pl, by_id[pl.device_id], rules, library, quarter)
         if broken:  # never publish a playlist that breaks the rules, whatever the solver said
             problems.append(PlanProblem(pl.device_id, f"{pl.device_id}: rejected plan: {'; '.join(broken)}"))
             continue
         planned.append(pl)
-        d: DeviceDiff = diff(pl, before.get(pl.device_id, ()), str(quarter.previous()))
-        diffs[pl.device_id] = d
+    diffs: dict[str, DeviceDiff] = device_diffs(planned, before, str(quarter.previous()))
+    for pl in planned:
+        d = diffs[pl.device_id]
         folder = root / pl.device_id
         files += [(folder / "manifest.json", layout.manifest(pl)), (folder / "playlist.m3u", layout.device_m3u(pl)),
                   (folder / "diff.json", planfiles.diff_json(d))]

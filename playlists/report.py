@@ -10,7 +10,7 @@ from typing import Iterable, Mapping, Sequence
 from pipeline.models import Device, DevicePlaylist, PlanProblem, PlaylistItem
 from pipeline.vocab import CATEGORIES
 
-from .quarter import QuarterPlan
+from .quarter import QuarterPlan, gc_paused
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,26 @@ def diff(playlist: DevicePlaylist, previous: Sequence[CardFile], previous_quarte
                       remove=tuple(f for f in previous if f.sha256 not in now))
 
 
+def device_diffs(playlists: Iterable[DevicePlaylist], previous: Mapping[str, Sequence[CardFile]],
+                 previous_quarter: str) -> dict[str, DeviceDiff]:
+    """:func:`diff` of every playlist against ``previous[device_id]`` (nothing when
+    absent), worked out once per shared item tuple and previous file tuple: devices
+    with the same playlist and the same previous files share their keep, add and remove
+    tuples. Returns ``{device_id: DeviceDiff}``."""
+    memo: dict[tuple[int, int], DeviceDiff] = {}
+    out = {}
+    with gc_paused():
+        for pl in playlists:
+            old = previous.get(pl.device_id, ())
+            k = (id(pl.items), id(old))
+            d = memo.get(k)
+            if d is None:
+                d = memo[k] = diff(pl, old, previous_quarter)
+            out[pl.device_id] = d if d.device_id == pl.device_id else DeviceDiff(
+                pl.device_id, d.quarter, d.previous_quarter, d.keep, d.add, d.remove)
+    return out
+
+
 @dataclass(frozen=True)
 class TownshipSummary:
     """One row of the fleet summary. ``seconds`` per category, summed over the planned
@@ -83,7 +103,11 @@ def fleet_summary(devices: Iterable[Device], plan: QuarterPlan,
 
     Devices are first tallied by what they share (township, playlist, diff figures,
     status), so a million devices cost one pass of dictionary look-ups."""
-    diffs = diffs or {}
+    with gc_paused():
+        return _summary(devices, plan, diffs or {})
+
+
+def _summary(devices: Iterable[Device], plan: QuarterPlan, diffs: Mapping[str, DeviceDiff]) -> list[TownshipSummary]:
     playlists = {p.device_id: p.items for p in plan.playlists}
     failed = {p.device_id for p in plan.problems}
     short = {p.device_id for p in plan.shortfalls}
