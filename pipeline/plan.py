@@ -12,6 +12,7 @@ rules cannot be met gets no files, and its problem is reported.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import multiprocessing
 import os
@@ -101,7 +102,8 @@ def process_map(jobs: int, threshold: int = 32) -> Callable:
         items = list(items)
         if jobs <= 1 or len(items) < threshold:
             return map(fn, items)
-        pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"))
+        # the workers are forked, maybe while the caller paused the cyclic GC: resume it there
+        pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"), initializer=gc.enable)
         try:
             results = pool.map(fn, items, chunksize=max(1, len(items) // (jobs * 32)))
         except BaseException:
