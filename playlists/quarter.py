@@ -19,8 +19,9 @@ The solver stops within ``gap_s`` seconds of listening of the best objective.
 
 Devices with identical requirements share one solve (:func:`requirement_key`), so the
 cost grows with the number of distinct requirement sets, not with the number of
-devices; the solves go through ``mapper`` (e.g. a process pool's map). Equal inputs give
-equal plans, whatever their order.
+devices; the solves go through ``mapper`` (e.g. a process pool's map), and the workers
+build the problems they solve from the requirement keys. Equal inputs give equal plans,
+whatever their order.
 """
 
 from __future__ import annotations
@@ -459,7 +460,9 @@ def plan_quarter(devices: Iterable[Device], tracks_by_profile: Mapping[str, Sequ
         settings: rules and wishes.
         previous: lesson ids each device carried last quarter (avoided unless evergreen).
         orders: village orders; those of other quarters are ignored.
-        mapper: ``map``-like callable used for the solves (e.g. a process pool's map).
+        mapper: ``map``-like callable used for the solves (e.g. a process pool's map);
+            when it is lazy like ``map``, the playlists of the answers known so far are
+            built while the other solves run.
 
     Returns:
         The :class:`QuarterPlan`; devices whose hard rules cannot be met have a problem
