@@ -182,6 +182,8 @@ class _Planner:
         self._classes: dict[tuple[str, str, str], str] = {}
         self._playlists: dict[tuple, tuple[list[Track], tuple[PlaylistItem, ...]]] = {}
         self._missed: dict[tuple[int, int], list[str]] = {}
+        #: unmet wishes by what their messages depend on (see :func:`_planned`)
+        self.wanted: dict[tuple, list[tuple[str, str]]] = {}
         #: ``(township, village)`` of the devices seen by :meth:`keys`
         self.villages: set[tuple[str, str]] = set()
 
@@ -518,7 +520,12 @@ def _planned(ctx: Context, planner: _Planner, key: tuple, members: list[Device],
     profile, dialect, _group, cap, _orders, prev = key
     pool = planner.pool(profile, dialect)
     chosen, items = planner.playlist(profile, dialect, answer.keys)
-    wanted = shortfalls(ctx, members[0], pool, chosen, set(prev), cap)
+    first = members[0]
+    # what the wishes' messages depend on (requirement sets with equal answers share them)
+    same = (first.group, first.dialect, first.capacity_mb, profile, id(chosen), prev, cap)
+    wanted = planner.wanted.get(same)
+    if wanted is None:
+        wanted = planner.wanted[same] = shortfalls(ctx, first, pool, chosen, set(prev), cap)
     villages: dict[tuple[str, str], list[str]] = {}
     q = str(planner.quarter)
     for d in members:
