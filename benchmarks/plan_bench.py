@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pipeline.models import CategoryRule, Device, Quarter, Track, VillageOrder  # noqa: E402
 from pipeline.plan import process_map  # noqa: E402
 from playlists.quarter import GroupWishes, QuarterRules, plan_quarter  # noqa: E402
-from playlists.report import CardFile, device_diffs, fleet_summary  # noqa: E402
+from playlists.report import CardFile, device_diffs, fleet_summary, lesson_ids  # noqa: E402
 
 Q = Quarter(2027, 1)
 COUNTY = (CategoryRule(frozenset({"theory", "party-spirit"}), 0.7), CategoryRule(frozenset({"party-spirit"}), 0.2))
@@ -138,7 +138,7 @@ def run_one(n: int, jobs: int, sample: int, villages: int = 0) -> dict:
         if key not in files:
             files[key] = tuple(CardFile(i.lesson_id, i.sha256, i.bytes, i.card_path) for i in pl.items)
         previous[pl.device_id] = files[key]
-    prev_ids = {k: tuple(f.lesson_id for f in v) for k, v in previous.items()}
+    prev_ids = lesson_ids(previous)
     now_orders = orders(rng, devices, Q)
     t0, c0, load0 = time.perf_counter(), cpu_s(), os.getloadavg()[0]
     plan = plan_quarter(devices, {"player": lib_now}, Q, SETTINGS, previous=prev_ids, orders=now_orders, mapper=mapper)

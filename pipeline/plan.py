@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from playlists.quarter import GroupWishes, QuarterRules, check_playlist, plan_quarter
-from playlists.report import CardFile, DeviceDiff, TownshipSummary, device_diffs, fleet_summary
+from playlists.report import CardFile, DeviceDiff, TownshipSummary, device_diffs, fleet_summary, lesson_ids
 from playlists.rules import matches_topic
 
 from . import layout, planfiles
@@ -180,7 +180,7 @@ def run_plan(cfg: Config, catalog: Catalog, quarter: Quarter) -> PlanReport:
     by_profile = {p: tracks(cfg, catalog, p) for p in sorted({d.profile for d in devices})}
     before = previous_files(cfg, catalog, quarter.previous(), devices, by_profile)
     result = plan_quarter(devices, by_profile, quarter, rules,
-                          previous={k: tuple(f.lesson_id for f in v) for k, v in before.items()},
+                          previous=lesson_ids(before),
                           orders=orders, mapper=process_map(cfg.plan.jobs))
     by_id = {d.device_id: d for d in devices}
     library = {t.lesson_id: t for ts in by_profile.values() for t in ts}

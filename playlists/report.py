@@ -54,6 +54,19 @@ def diff(playlist: DevicePlaylist, previous: Sequence[CardFile], previous_quarte
                       remove=tuple(f for f in previous if f.sha256 not in now))
 
 
+def lesson_ids(previous: Mapping[str, Sequence[CardFile]]) -> dict[str, tuple[str, ...]]:
+    """``{device_id: lesson ids}`` of what each device carried (for the planner); devices
+    that share their file tuple share one id tuple."""
+    memo: dict[int, tuple[str, ...]] = {}
+    out = {}
+    for device_id, files in previous.items():
+        ids = memo.get(id(files))
+        if ids is None:
+            ids = memo[id(files)] = tuple(f.lesson_id for f in files)
+        out[device_id] = ids
+    return out
+
+
 def device_diffs(playlists: Iterable[DevicePlaylist], previous: Mapping[str, Sequence[CardFile]],
                  previous_quarter: str) -> dict[str, DeviceDiff]:
     """:func:`diff` of every playlist against ``previous[device_id]`` (nothing when
