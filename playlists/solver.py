@@ -209,7 +209,7 @@ class _Proto:
     def linear(self, terms: dict[int, int], lo: int = cp_model.INT_MIN, hi: int = cp_model.INT_MAX) -> None:
         """``lo <= sum(coef * var) <= hi``; zero coefficients are dropped."""
         order = sorted(v for v, c in terms.items() if c)
-        self._add([v for v in order], [terms[v] for v in order], lo, hi)
+        self._add(order, [terms[v] for v in order], lo, hi)
 
     def dense(self, coefs: Sequence[int], extra: tuple[int, int] | None = None, lo: int = cp_model.INT_MIN,
               hi: int = cp_model.INT_MAX) -> None:
