@@ -181,7 +181,8 @@ def main() -> None:
         return
     goals = {6000: 5.0, 1_000_000: 120.0}
     print("wall s: plan + diffs + fleet summary on this (shared) machine; CPU s: main process + solver processes;\n"
-          "idle s: main CPU + solver CPU / jobs, the wall time to expect on an idle machine with `jobs` cores;\n"
+          "idle s: main CPU + solver CPU / jobs, the wall time to expect on an idle machine with `jobs` cores\n"
+          "        (an upper bound: the main process builds playlists while the solvers run);\n"
           "baseline s: one plan per device (no shared requirement sets), extrapolated from a sample, same run;\n"
           "ratio: baseline / wall; load: 1-min load average of the machine during the run")
     print(f"{'devices':>9} {'villages':>8} {'solves':>7} {'wall s':>7} {'CPU s':>13} {'idle s':>7} {'goal s':>7} "
