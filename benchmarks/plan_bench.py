@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pipeline.models import CategoryRule, Device, Quarter, Track, VillageOrder  # noqa: E402
 from pipeline.plan import process_map  # noqa: E402
 from playlists.quarter import GroupWishes, QuarterRules, plan_quarter  # noqa: E402
-from playlists.report import CardFile, diff, fleet_summary  # noqa: E402
+from playlists.report import CardFile, device_diffs, fleet_summary, lesson_ids  # noqa: E402
 
 Q = Quarter(2027, 1)
 COUNTY = (CategoryRule(frozenset({"theory", "party-spirit"}), 0.7), CategoryRule(frozenset({"party-spirit"}), 0.2))
@@ -138,20 +138,12 @@ def run_one(n: int, jobs: int, sample: int, villages: int = 0) -> dict:
         if key not in files:
             files[key] = tuple(CardFile(i.lesson_id, i.sha256, i.bytes, i.card_path) for i in pl.items)
         previous[pl.device_id] = files[key]
-    prev_ids = {k: tuple(f.lesson_id for f in v) for k, v in previous.items()}
+    prev_ids = lesson_ids(previous)
     now_orders = orders(rng, devices, Q)
     t0, c0, load0 = time.perf_counter(), cpu_s(), os.getloadavg()[0]
     plan = plan_quarter(devices, {"player": lib_now}, Q, SETTINGS, previous=prev_ids, orders=now_orders, mapper=mapper)
     t_plan = time.perf_counter() - t0
-    memo: dict = {}
-    diffs = {}
-    for pl in plan.playlists:
-        old = previous.get(pl.device_id, ())
-        key = (id(pl.items), id(old))
-        if key not in memo:
-            memo[key] = diff(pl, old, str(prev_q))
-        d = memo[key]
-        diffs[pl.device_id] = type(d)(pl.device_id, d.quarter, d.previous_quarter, d.keep, d.add, d.remove)
+    diffs = device_diffs(plan.playlists, previous, str(prev_q))
     summary = fleet_summary(devices, plan, diffs)
     c1 = cpu_s()
     t_all, c_main, c_kids = time.perf_counter() - t0, c1[0] - c0[0], c1[1] - c0[1]
@@ -189,7 +181,8 @@ def main() -> None:
         return
     goals = {6000: 5.0, 1_000_000: 120.0}
     print("wall s: plan + diffs + fleet summary on this (shared) machine; CPU s: main process + solver processes;\n"
-          "idle s: main CPU + solver CPU / jobs, the wall time to expect on an idle machine with `jobs` cores;\n"
+          "idle s: main CPU + solver CPU / jobs, the wall time to expect on an idle machine with `jobs` cores\n"
+          "        (an upper bound: the main process builds playlists while the solvers run);\n"
           "baseline s: one plan per device (no shared requirement sets), extrapolated from a sample, same run;\n"
           "ratio: baseline / wall; load: 1-min load average of the machine during the run")
     print(f"{'devices':>9} {'villages':>8} {'solves':>7} {'wall s':>7} {'CPU s':>13} {'idle s':>7} {'goal s':>7} "

@@ -12,6 +12,7 @@ rules cannot be met gets no files, and its problem is reported.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import multiprocessing
 import os
@@ -20,10 +21,10 @@ import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from playlists.quarter import GroupWishes, QuarterRules, check_playlist, plan_quarter
-from playlists.report import CardFile, DeviceDiff, TownshipSummary, diff, fleet_summary
+from playlists.report import CardFile, DeviceDiff, TownshipSummary, device_diffs, fleet_summary, lesson_ids
 from playlists.rules import matches_topic
 
 from . import layout, planfiles
@@ -90,16 +91,33 @@ def settings(cfg: Config, quarter: Quarter | None = None) -> QuarterRules:
 
 def process_map(jobs: int, threshold: int = 32) -> Callable:
     """A ``map`` that spreads the calls over ``jobs`` processes (0 = one per core) when
-    there are at least ``threshold`` of them; results keep the input order."""
+    there are at least ``threshold`` of them; results keep the input order.
+
+    Like ``map`` it is lazy: every call is queued before it returns, and the results are
+    yielded as they come, so the caller can work on the first ones while the others
+    run. The processes end when the results are used up (or the iterator is dropped)."""
     jobs = jobs or os.cpu_count() or 1
 
-    def run(fn: Callable, items: Iterable) -> list:
+    def run(fn: Callable, items: Iterable) -> Iterator:
         items = list(items)
         if jobs <= 1 or len(items) < threshold:
-            return list(map(fn, items))
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
-            return list(pool.map(fn, items, chunksize=max(1, len(items) // (jobs * 8))))
+            return map(fn, items)
+        # the workers are forked, maybe while the caller paused the cyclic GC: resume it there
+        pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"), initializer=gc.enable)
+        try:
+            results = pool.map(fn, items, chunksize=max(1, len(items) // (jobs * 32)))
+        except BaseException:
+            pool.shutdown(cancel_futures=True)
+            raise
+        return _until_done(pool, results)
     return run
+
+
+def _until_done(pool: ProcessPoolExecutor, results: Iterator) -> Iterator:
+    try:
+        yield from results
+    finally:
+        pool.shutdown(cancel_futures=True)
 
 
 def previous_files(cfg: Config, catalog: Catalog, quarter: Quarter, devices: list[Device],
@@ -162,22 +180,23 @@ def run_plan(cfg: Config, catalog: Catalog, quarter: Quarter) -> PlanReport:
     by_profile = {p: tracks(cfg, catalog, p) for p in sorted({d.profile for d in devices})}
     before = previous_files(cfg, catalog, quarter.previous(), devices, by_profile)
     result = plan_quarter(devices, by_profile, quarter, rules,
-                          previous={k: tuple(f.lesson_id for f in v) for k, v in before.items()},
+                          previous=lesson_ids(before),
                           orders=orders, mapper=process_map(cfg.plan.jobs))
     by_id = {d.device_id: d for d in devices}
     library = {t.lesson_id: t for ts in by_profile.values() for t in ts}
     problems = list(result.problems)
     root = cfg.build / "devices" / str(quarter)
     files: list[tuple[Path, bytes]] = []
-    planned, diffs = [], {}
+    planned = []
     for pl in result.playlists:
         broken = check_playlist(pl, by_id[pl.device_id], rules, library, quarter)
         if broken:  # never publish a playlist that breaks the rules, whatever the solver said
             problems.append(PlanProblem(pl.device_id, f"{pl.device_id}: rejected plan: {'; '.join(broken)}"))
             continue
         planned.append(pl)
-        d: DeviceDiff = diff(pl, before.get(pl.device_id, ()), str(quarter.previous()))
-        diffs[pl.device_id] = d
+    diffs: dict[str, DeviceDiff] = device_diffs(planned, before, str(quarter.previous()))
+    for pl in planned:
+        d = diffs[pl.device_id]
         folder = root / pl.device_id
         files += [(folder / "manifest.json", layout.manifest(pl)), (folder / "playlist.m3u", layout.device_m3u(pl)),
                   (folder / "diff.json", planfiles.diff_json(d))]

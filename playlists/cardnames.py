@@ -17,6 +17,7 @@ import re
 import unicodedata
 
 _ILLEGAL = re.compile(r'[\x00-\x1f\x7f"*/:<>?\\|]')
+_SPACES, _UNDERSCORES, _NOT_ALNUM = re.compile(r"\s+"), re.compile(r"_+"), re.compile(r"[^A-Za-z0-9]")
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 #: Unicode categories dropped: format (Cf), surrogates (Cs), private use (Co), unassigned (Cn)
 _INVISIBLE = {"Cf", "Cs", "Co", "Cn"}
@@ -42,9 +43,9 @@ def safe_stem(title: str, max_chars: int = 24) -> str:
     text = unicodedata.normalize("NFKC", title)
     text = "".join(_shown(c) for c in text)
     text = _ILLEGAL.sub("_", text).replace("[", "(").replace("]", ")")  # mtools reads [] as wildcards
-    text = re.sub(r"\s+", " ", text).strip()
+    text = _SPACES.sub(" ", text).strip()
     text = text[:max_chars].rstrip(" .")
-    text = re.sub(r"_+", "_", text).strip("_ ")
+    text = _UNDERSCORES.sub("_", text).strip("_ ")
     if text.upper().split(".")[0] in _RESERVED:
         text = f"{text}_"
     return text or "lesson"
@@ -58,5 +59,5 @@ def number_width(count: int) -> int:
 
 def card_path(position: int, title: str, extension: str, width: int = 3) -> str:
     """``NNN_<safe title>.<ext>``: numbered so name order equals play order."""
-    ext = re.sub(r"[^A-Za-z0-9]", "", extension).lower() or "bin"
+    ext = _NOT_ALNUM.sub("", extension).lower() or "bin"
     return f"{position:0{width}d}_{safe_stem(title)}.{ext}"

@@ -5,7 +5,7 @@ minutes, hours or megabytes, so an editor or a crew knows what to do."""
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING, AbstractSet, Mapping, Sequence
 
 from pipeline.models import Device, Quarter, Track
 
@@ -47,10 +47,10 @@ class Context:
         usable = self.settings.usable_bytes(device) / 1e6
         return f"{device.capacity_mb:g} MB" + (f" ({usable:.1f} MB after the {reserve:.0%} kept free)" if reserve else "")
 
-    def order_missed(self, o: "ResolvedOrder", chosen: Sequence[Track], dialect: str) -> str | None:
-        """Why an order of the device's village is not honoured, or None when it is."""
-        ids = {t.lesson_id for t in chosen}
-        if any(k in ids for k in o.keys):
+    def order_missed(self, o: "ResolvedOrder", chosen: AbstractSet[str], dialect: str) -> str | None:
+        """Why an order of the device's village is not honoured by the playlist of lesson
+        ids ``chosen``, or None when it is."""
+        if any(k in chosen for k in o.keys):
             return None
         what = f"the order of {o.order.village} for {o.order.target!r} (priority {o.order.priority})"
         if not o.keys:

@@ -19,17 +19,21 @@ The solver stops within ``gap_s`` seconds of listening of the best objective.
 
 Devices with identical requirements share one solve (:func:`requirement_key`), so the
 cost grows with the number of distinct requirement sets, not with the number of
-devices; the solves go through ``mapper`` (e.g. a process pool's map). Equal inputs give
-equal plans, whatever their order.
+devices; the solves go through ``mapper`` (e.g. a process pool's map), and the workers
+build the problems they solve from the requirement keys. Equal inputs give equal plans,
+whatever their order.
 """
 
 from __future__ import annotations
 
-import math
+import contextlib
 import dataclasses
+import gc
+import itertools
+import math
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 from pipeline.models import (CategoryRule, Device, DevicePlaylist, PlanProblem, PlaylistItem, Quarter, Track,
                              VillageOrder)
@@ -176,6 +180,12 @@ class _Planner:
         self._prev: dict[tuple, tuple[str, ...]] = {}
         self._ord: dict[tuple, tuple[tuple[ResolvedOrder, ...], tuple]] = {}
         self._classes: dict[tuple[str, str, str], str] = {}
+        self._playlists: dict[tuple, tuple[list[Track], tuple[PlaylistItem, ...]]] = {}
+        self._missed: dict[tuple[int, int], list[str]] = {}
+        #: unmet wishes by what their messages depend on (see :func:`_planned`)
+        self.wanted: dict[tuple, list[tuple[str, str]]] = {}
+        #: ``(township, village)`` of the devices seen by :meth:`keys`
+        self.villages: set[tuple[str, str]] = set()
 
     def pool(self, profile: str, dialect: str) -> tuple[Track, ...]:
         k = (profile, dialect)
@@ -218,6 +228,19 @@ class _Planner:
             found = self._ord[k] = (resolved, tuple(sorted({(o.keys, o.weight) for o in resolved if o.keys})))
         return found
 
+    def missed_orders(self, ctx: Context, device: Device, chosen: list[Track]) -> list[str]:
+        """Why each order of the device's village that ``chosen`` (a list from
+        :meth:`playlist`) does not honour is not honoured."""
+        village = self.village_orders(device)
+        if not village:
+            return []
+        k = (id(village), id(chosen))
+        found = self._missed.get(k)
+        if found is None:
+            ids = {t.lesson_id for t in chosen}
+            found = self._missed[k] = [m for m in (ctx.order_missed(o, ids, device.dialect) for o in village) if m]
+        return found
+
     def group_class(self, profile: str, dialect: str, group: str) -> str:
         """The first listener group that is planned exactly like ``group`` for this pool:
         same wishes, same must-carry lessons, same lessons meant for it."""
@@ -240,44 +263,113 @@ class _Planner:
                 self.capacity(profile, dialect, self.settings.usable_bytes(device)),
                 self._orders_of(device)[1], self.previous(profile, dialect, prev))
 
+    def keys(self, devices: Iterable[Device], previous: Mapping[str, Sequence[str]]) -> dict[tuple, list[Device]]:
+        """The devices by requirement key (:meth:`key`), each key's devices in their
+        order; the parts that do not depend on last quarter are worked out once per
+        profile, dialect, group, card and village."""
+        groups: dict[tuple, list[Device]] = defaultdict(list)
+        parts: dict[tuple, tuple] = {}
+        prevs: dict[tuple, tuple[str, ...]] = {}
+        for d in devices:
+            k = (d.profile, d.dialect, d.group, d.capacity_mb, d.township, d.village)
+            part = parts.get(k)
+            if part is None:
+                part = parts[k] = self.key(d, ())[:5]
+            heard = tuple(previous.get(d.device_id, ()))
+            pk = (d.profile, d.dialect, heard)
+            prev = prevs.get(pk)
+            if prev is None:
+                prev = prevs[pk] = self.previous(d.profile, d.dialect, heard)
+            groups[part + (prev,)].append(d)
+        self.villages.update((k[4], k[5]) for k in parts)
+        return groups
+
+    def playlist(self, profile: str, dialect: str, keys: tuple[str, ...]) -> tuple[list[Track], tuple[PlaylistItem, ...]]:
+        """The chosen tracks of the pool and their playlist items (one shared tuple for
+        every requirement set with this answer)."""
+        k = (profile, dialect, keys)
+        found = self._playlists.get(k)
+        if found is None:
+            ids = set(keys)
+            chosen = [t for t in self.pool(profile, dialect) if t.lesson_id in ids]
+            found = self._playlists[k] = (chosen, _items(chosen))
+        return found
+
+    def problems(self, keys: Iterable[tuple]) -> "_Problems":
+        """The problem builder for ``keys`` (their pools only)."""
+        return _Problems(self.settings, {k[:2]: self.pool(*k[:2]) for k in keys})
+
+
+class _Problems:
+    """Builds and solves the selection problem of a requirement key: ``problems(key)``
+    gives ``(answer, fresh)`` of :func:`select_fresh_first`. Picklable (settings and
+    pools only), so a process pool's workers build the problems they solve; what does
+    not depend on last quarter's lessons (candidates, must-carry, share rules) is built
+    once per pool and group."""
+
+    def __init__(self, settings: QuarterRules, pools: Mapping[tuple[str, str], tuple[Track, ...]]) -> None:
+        self.settings = settings
+        self.pools = dict(pools)
+        self._cache: dict[tuple, tuple] = {}
+
+    def __getstate__(self) -> dict:
+        return {"settings": self.settings, "pools": self.pools, "_cache": {}}
+
+    def __call__(self, key: tuple) -> tuple[solver.Selected | None, bool]:
+        problem = self.selection(key)
+        return (None, True) if problem is None else select_fresh_first(problem)
+
+    def _fixed(self, profile: str, dialect: str, group: str) -> tuple:
+        """Per pool and group: candidates as not heard, candidates as heard, must-carry
+        bonuses, share rules and the own-dialect milliseconds of the pool."""
+        k = (profile, dialect, group)
+        found = self._cache.get(k)
+        if found is None:
+            pool = self.pools[(profile, dialect)]
+            s = self.settings
+            wishes = s.wishes(group)
+            fresh, heard = [], []
+            for t in pool:
+                own = t.dialect == dialect
+                value = t.duration_s * (OWN_PER_S if own else FALLBACK_PER_S)
+                if wishes.prefer_max_s and t.duration_s > wishes.prefer_max_s:
+                    value *= LONG_FACTOR
+                if t.audiences:
+                    value *= AUDIENCE_MATCH if group in t.audiences else AUDIENCE_OTHER
+                c = solver.Candidate(key=t.lesson_id, ms=_ms(t.duration_s), size=t.bytes, category=t.category,
+                                     value=int(round(value)), own=own or dialect == s.fallback_dialect, slot=_slot(t))
+                fresh.append(c)
+                heard.append(c if t.evergreen else dataclasses.replace(
+                    c, value=int(round(-REPEAT_PER_S * t.duration_s))))
+            musts = tuple(solver.Bonus((lid,), MUST_BONUS) for lid in must_carry(s, group, pool))
+            shares = tuple(solver.ShareRule(r.categories, _basis_points(r.min_share)) for r in s.rules)
+            own_cap = sum(c.ms for c, t in zip(fresh, pool) if t.dialect == dialect)
+            found = self._cache[k] = (fresh, heard, musts, shares, own_cap)
+        return found
+
     def selection(self, key: tuple) -> solver.Selection | None:
         """The selection problem of a requirement key, or None when the pool is empty."""
         profile, dialect, group, cap, orders, prev = key
-        pool = self.pool(profile, dialect)
+        pool = self.pools[(profile, dialect)]
         if not pool:
             return None
         s = self.settings
-        wishes = s.wishes(group)
+        fresh, as_heard, musts, shares, own_cap = self._fixed(profile, dialect, group)
         heard = set(prev)
-        cands = []
-        for t in pool:
-            own = t.dialect == dialect
-            value = t.duration_s * (OWN_PER_S if own else FALLBACK_PER_S)
-            if wishes.prefer_max_s and t.duration_s > wishes.prefer_max_s:
-                value *= LONG_FACTOR
-            if t.audiences:
-                value *= AUDIENCE_MATCH if group in t.audiences else AUDIENCE_OTHER
-            if t.lesson_id in heard and not t.evergreen:
-                value = -REPEAT_PER_S * t.duration_s
-            cands.append(solver.Candidate(key=t.lesson_id, ms=_ms(t.duration_s), size=t.bytes,
-                                          category=t.category, value=int(round(value)),
-                                          own=own or dialect == s.fallback_dialect,
-                                          slot=_slot(t)))
-        bonuses = [solver.Bonus((lid,), MUST_BONUS) for lid in must_carry(s, group, pool)]
-        for _topic, keys, want in topic_wants(wishes, pool, heard):
+        cands = tuple(h if t.lesson_id in heard else f for t, f, h in zip(pool, fresh, as_heard))
+        bonuses = list(musts)
+        for _topic, keys, want in topic_wants(s.wishes(group), pool, heard):
             bonuses.append(solver.Bonus(keys, TOPIC_BONUS, want))
         bonuses += [solver.Bonus(keys, ORDER_POINT * weight) for keys, weight in orders]
         own_bp = 0 if dialect == s.fallback_dialect else _basis_points(s.own_dialect_min_share)
         return solver.Selection(
-            candidates=tuple(cands),
-            shares=tuple(solver.ShareRule(r.categories, _basis_points(r.min_share)) for r in s.rules),
+            candidates=cands, shares=shares,
             max_size=None if cap < 0 else cap,
             max_ms=int(s.max_listening_s * 1000) if s.max_listening_s else None,
             after=series_order(pool, heard), bonuses=tuple(bonuses),
             min_ms=math.ceil(s.min_listening_s * 1000), short_weight=SHORT_PER_S,
-            own_bp=own_bp, own_cap_ms=sum(c.ms for c, t in zip(cands, pool) if t.dialect == dialect),
+            own_bp=own_bp, own_cap_ms=own_cap,
             own_weight=OWN_SHORT_PER_S, gap=int(s.gap_s * OWN_PER_S), work_limit=s.work_limit)
-
 
 def _slot(t: Track) -> str:
     """Versions of one episode of a series share a slot (at most one is carried)."""
@@ -335,6 +427,22 @@ def _items(chosen: Sequence[Track]) -> tuple[PlaylistItem, ...]:
                  for n, t in enumerate(ordered, start=1))
 
 
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for the block. A fleet plan makes
+    millions of small objects without cycles (playlists, problems, diffs); each
+    collection of the oldest generation walks all of them, which cost about a quarter
+    of the main process's time on the benchmark fleet. Reference counting still frees
+    everything; the collector resumes (if it was on) at the end."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def who(device: Device) -> str:
     """How messages name a device: ``LJ-01234 (fisher, cdo)``."""
     return f"{device.device_id} ({device.group}, {device.dialect})"
@@ -354,31 +462,35 @@ def plan_quarter(devices: Iterable[Device], tracks_by_profile: Mapping[str, Sequ
         settings: rules and wishes.
         previous: lesson ids each device carried last quarter (avoided unless evergreen).
         orders: village orders; those of other quarters are ignored.
-        mapper: ``map``-like callable used for the solves (e.g. a process pool's map).
+        mapper: ``map``-like callable used for the solves (e.g. a process pool's map);
+            when it is lazy like ``map``, the playlists of the answers known so far are
+            built while the other solves run.
 
     Returns:
         The :class:`QuarterPlan`; devices whose hard rules cannot be met have a problem
         instead of a playlist, and the other devices are still planned.
     """
-    previous = previous or {}
+    with gc_paused():
+        return _plan(devices, tracks_by_profile, quarter, settings, previous or {}, orders, mapper)
+
+
+def _plan(devices: Iterable[Device], tracks_by_profile: Mapping[str, Sequence[Track]], quarter: Quarter,
+          settings: QuarterRules, previous: Mapping[str, Sequence[str]], orders: Sequence[VillageOrder],
+          mapper: Callable) -> QuarterPlan:
     planner = _Planner(tracks_by_profile, quarter, settings, orders)
-    groups: dict[tuple, list[Device]] = defaultdict(list)
-    for d in devices:
-        groups[planner.key(d, tuple(previous.get(d.device_id, ())))].append(d)
-    keys = sorted(groups)
-    answers, solves = _solve(planner, keys, mapper)
+    groups = planner.keys(devices, previous)
+    answers, solves = _solve(planner, sorted(groups), mapper)
     ctx = Context(quarter, settings)
     playlists: list[DevicePlaylist] = []
     failed: list[PlanProblem] = []
     short: list[PlanProblem] = []
-    for key in keys:
+    for key, answer in answers:  # any order: the lists are sorted below
         members = sorted(groups[key], key=lambda d: d.device_id)
-        answer = answers.get(key)
         if answer is None:
             failed += _not_planned(ctx, planner, key, members)
         else:
             _planned(ctx, planner, key, members, answer, playlists, short)
-    villages = {(d.township, d.village) for members in groups.values() for d in members}
+    villages = planner.villages
     notes = planner.orders.notes(tracks_by_profile, villages) + ctx.library_notes(planner, groups)
     return QuarterPlan(str(quarter), tuple(sorted(playlists, key=lambda p: p.device_id)),
                        tuple(sorted(failed, key=lambda p: p.device_id)),
@@ -407,20 +519,24 @@ def _planned(ctx: Context, planner: _Planner, key: tuple, members: list[Device],
     wishes they miss: the set's own, then each village's orders."""
     profile, dialect, _group, cap, _orders, prev = key
     pool = planner.pool(profile, dialect)
-    chosen = [t for t in pool if t.lesson_id in set(answer.keys)]
-    items = _items(chosen)
-    wanted = shortfalls(ctx, members[0], pool, chosen, set(prev), cap)
-    missed: dict[int, list[str]] = {}
+    chosen, items = planner.playlist(profile, dialect, answer.keys)
+    first = members[0]
+    # what the wishes' messages depend on (requirement sets with equal answers share them)
+    same = (first.group, first.dialect, first.capacity_mb, profile, id(chosen), prev, cap)
+    wanted = planner.wanted.get(same)
+    if wanted is None:
+        wanted = planner.wanted[same] = shortfalls(ctx, first, pool, chosen, set(prev), cap)
+    villages: dict[tuple[str, str], list[str]] = {}
     q = str(planner.quarter)
     for d in members:
         playlists.append(DevicePlaylist(d.device_id, q, d.profile, items))
         if wanted:
             short += [PlanProblem(d.device_id, f"{who(d)}: {text}", kind) for kind, text in wanted]
-        village = planner.village_orders(d)
-        if village:
-            if id(village) not in missed:
-                missed[id(village)] = [m for m in (ctx.order_missed(o, chosen, dialect) for o in village) if m]
-            short += [PlanProblem(d.device_id, f"{who(d)}: {m}", "order") for m in missed[id(village)]]
+        missed = villages.get((d.township, d.village))
+        if missed is None:
+            missed = villages[(d.township, d.village)] = planner.missed_orders(ctx, d, chosen)
+        if missed:
+            short += [PlanProblem(d.device_id, f"{who(d)}: {m}", "order") for m in missed]
 
 
 def select_fresh_first(problem: solver.Selection) -> tuple[solver.Selected | None, bool]:
@@ -432,9 +548,11 @@ def select_fresh_first(problem: solver.Selection) -> tuple[solver.Selected | Non
     wanted = {k for b in problem.bonuses for k in b.keys}
     fresh = tuple(c for c in problem.candidates if c.value >= 0 or c.key in wanted)
     if len(fresh) < len(problem.candidates):
-        first = solver.select(dataclasses.replace(problem, candidates=fresh))
-        if first is not None and not first.short_s and not first.own_lack_s:
-            return first, True
+        first_problem = dataclasses.replace(problem, candidates=fresh)
+        if not solver.own_lack_certain(first_problem):  # else the first answer could not be kept
+            first = solver.select(first_problem)
+            if first is not None and not first.short_s and not first.own_lack_s:
+                return first, True
         return solver.select(problem), False
     return solver.select(problem), True
 
@@ -444,31 +562,33 @@ def _base(key: tuple) -> tuple:
     return key[:4] + ((),) + key[5:]
 
 
-def _solve(planner: _Planner, keys: Sequence[tuple], mapper: Callable) -> tuple[dict[tuple, solver.Selected], int]:
-    """Answers per requirement key, and how many solves they took.
+def _solve(planner: _Planner, keys: Sequence[tuple],
+           mapper: Callable) -> tuple[Iterator[tuple[tuple, solver.Selected | None]], int]:
+    """Answers per requirement key (an iterator of ``(key, answer)``, every key once),
+    and how many solves they take.
 
     First the keys without their village orders; then each key with orders whose base
     answer does not already honour all of them (when it does, and came without last
     quarter's lessons, the base answer is also the best answer with the orders: it is
-    best without their bonuses and gets all of them)."""
-    def run(todo: list[tuple]) -> dict[tuple, tuple[solver.Selected | None, bool]]:
-        problems = [(k, planner.selection(k)) for k in todo]
-        found = iter(mapper(select_fresh_first, [p for _, p in problems if p is not None]))
-        return {k: (next(found) if p is not None else (None, True)) for k, p in problems}
-
-    bases = run(sorted({_base(k) for k in keys}))
-    answers = {k: bases[k][0] for k in keys if k in bases}
+    best without their bonuses and gets all of them). The second round's solves are
+    handed to ``mapper`` before the iterator is returned: with a lazy ``mapper`` (a
+    process pool) the caller uses the answers known so far while they run."""
+    problems = planner.problems(keys)
+    todo = sorted({_base(k) for k in keys})
+    bases = dict(zip(todo, mapper(problems, todo)))
+    known: list[tuple[tuple, solver.Selected | None]] = []
     rest = []
     for k in keys:
-        if k in answers:
+        if k in bases:
+            known.append((k, bases[k][0]))
             continue
         b, fresh = bases[_base(k)]
         if b is None or (fresh and all(set(ids) & set(b.keys) for ids, _w in k[4])):
-            answers[k] = b  # no playlist without orders means none with them either
+            known.append((k, b))  # no playlist without orders means none with them either
         else:
             rest.append(k)
-    answers.update((k, a) for k, (a, _fresh) in run(rest).items())
-    return answers, len(bases) + len(rest)
+    later = mapper(problems, rest)
+    return itertools.chain(known, ((k, a) for k, (a, _fresh) in zip(rest, later))), len(bases) + len(rest)
 
 
 def explain(device: Device, pool: Sequence[Track], settings: QuarterRules, quarter: Quarter | None = None) -> str:

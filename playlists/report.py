@@ -10,7 +10,7 @@ from typing import Iterable, Mapping, Sequence
 from pipeline.models import Device, DevicePlaylist, PlanProblem, PlaylistItem
 from pipeline.vocab import CATEGORIES
 
-from .quarter import QuarterPlan
+from .quarter import QuarterPlan, gc_paused
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,39 @@ def diff(playlist: DevicePlaylist, previous: Sequence[CardFile], previous_quarte
                       remove=tuple(f for f in previous if f.sha256 not in now))
 
 
+def lesson_ids(previous: Mapping[str, Sequence[CardFile]]) -> dict[str, tuple[str, ...]]:
+    """``{device_id: lesson ids}`` of what each device carried (for the planner); devices
+    that share their file tuple share one id tuple."""
+    memo: dict[int, tuple[str, ...]] = {}
+    out = {}
+    for device_id, files in previous.items():
+        ids = memo.get(id(files))
+        if ids is None:
+            ids = memo[id(files)] = tuple(f.lesson_id for f in files)
+        out[device_id] = ids
+    return out
+
+
+def device_diffs(playlists: Iterable[DevicePlaylist], previous: Mapping[str, Sequence[CardFile]],
+                 previous_quarter: str) -> dict[str, DeviceDiff]:
+    """:func:`diff` of every playlist against ``previous[device_id]`` (nothing when
+    absent), worked out once per shared item tuple and previous file tuple: devices
+    with the same playlist and the same previous files share their keep, add and remove
+    tuples. Returns ``{device_id: DeviceDiff}``."""
+    memo: dict[tuple[int, int], DeviceDiff] = {}
+    out = {}
+    with gc_paused():
+        for pl in playlists:
+            old = previous.get(pl.device_id, ())
+            k = (id(pl.items), id(old))
+            d = memo.get(k)
+            if d is None:
+                d = memo[k] = diff(pl, old, previous_quarter)
+            out[pl.device_id] = d if d.device_id == pl.device_id else DeviceDiff(
+                pl.device_id, d.quarter, d.previous_quarter, d.keep, d.add, d.remove)
+    return out
+
+
 @dataclass(frozen=True)
 class TownshipSummary:
     """One row of the fleet summary. ``seconds`` per category, summed over the planned
@@ -83,18 +116,28 @@ def fleet_summary(devices: Iterable[Device], plan: QuarterPlan,
 
     Devices are first tallied by what they share (township, playlist, diff figures,
     status), so a million devices cost one pass of dictionary look-ups."""
-    diffs = diffs or {}
+    with gc_paused():
+        return _summary(devices, plan, diffs or {})
+
+
+def _summary(devices: Iterable[Device], plan: QuarterPlan, diffs: Mapping[str, DeviceDiff]) -> list[TownshipSummary]:
     playlists = {p.device_id: p.items for p in plan.playlists}
     failed = {p.device_id for p in plan.problems}
     short = {p.device_id for p in plan.shortfalls}
     items_of: dict[int, tuple[PlaylistItem, ...]] = {}
     tally: Counter = Counter()
+    counted: dict[tuple[int, int], tuple[int, int, int]] = {}  # diffs often share their tuples
     for d in devices:
         items = playlists.get(d.device_id)
         if items is not None:
             items_of[id(items)] = items
         dd = diffs.get(d.device_id)
-        figures = (dd.bytes_to_write, len(dd.add), len(dd.remove)) if dd is not None else (0, 0, 0)
+        if dd is None:
+            figures = (0, 0, 0)
+        else:
+            figures = counted.get((id(dd.add), id(dd.remove)))
+            if figures is None:
+                figures = counted[(id(dd.add), id(dd.remove))] = (dd.bytes_to_write, len(dd.add), len(dd.remove))
         tally[(d.township, id(items) if items is not None else 0, figures,
                d.device_id in failed, d.device_id in short)] += 1
     millis: dict[int, Counter] = {}  # whole milliseconds: sums exact, whatever the device order

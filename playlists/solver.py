@@ -181,9 +181,85 @@ def _maximize(model: cp_model.CpModel, terms: dict[int, int]) -> None:
     objective.scaling_factor = -1.0
 
 
-def _weighted(model: cp_model.CpModel, xs: list, coefs: list[int]):
-    pairs = [(x, c) for x, c in zip(xs, coefs) if c]
-    return cp_model.LinearExpr.weighted_sum([p[0] for p in pairs], [p[1] for p in pairs]) if pairs else 0
+class _Proto:
+    """Writes a CP-SAT model straight into its proto: variables by index, linear
+    constraints as merged ``{variable index: coef}`` sorted by index (the form the
+    expression API produces, without walking expressions in Python)."""
+
+    def __init__(self, model: cp_model.CpModel) -> None:
+        self.model = model
+        self.proto = model.proto
+
+    def var(self, lo: int, hi: int, name: str = "") -> int:
+        v = self.proto.variables.add()
+        if name:
+            v.name = name
+        v.domain.extend((lo, hi))
+        return len(self.proto.variables) - 1
+
+    def bools(self, n: int) -> None:
+        """The first ``n`` variables, all Boolean (copied from a cached model)."""
+        template = _BOOLS.get(n)
+        if template is None:
+            template = _BOOLS[n] = cp_model_helper.CpModelProto()
+            for _ in range(n):
+                template.variables.add().domain.extend((0, 1))
+        self.proto.copy_from(template)
+
+    def linear(self, terms: dict[int, int], lo: int = cp_model.INT_MIN, hi: int = cp_model.INT_MAX) -> None:
+        """``lo <= sum(coef * var) <= hi``; zero coefficients are dropped."""
+        order = sorted(v for v, c in terms.items() if c)
+        self._add(order, [terms[v] for v in order], lo, hi)
+
+    def dense(self, coefs: Sequence[int], extra: tuple[int, int] | None = None, lo: int = cp_model.INT_MIN,
+              hi: int = cp_model.INT_MAX) -> None:
+        """Like :meth:`linear` with ``coefs[n]`` for variable n, and ``extra`` = ``(variable,
+        coef)`` of a later variable (above every n)."""
+        vars_ = [n for n, c in enumerate(coefs) if c]
+        values = [c for c in coefs if c]
+        if extra is not None and extra[1]:
+            vars_.append(extra[0])
+            values.append(extra[1])
+        self._add(vars_, values, lo, hi)
+
+    def _add(self, vars_: list[int], coefs: list[int], lo: int, hi: int) -> None:
+        if not vars_:
+            if not lo <= 0 <= hi:  # nothing to choose and the bound excludes 0: infeasible
+                self.proto.constraints.add().linear.domain.extend((1, 1))
+            return
+        ct = self.proto.constraints.add().linear
+        ct.vars.extend(vars_)
+        ct.coeffs.extend(coefs)
+        ct.domain.extend((lo, hi))
+
+
+#: models of n Boolean variables, copied by :meth:`_Proto.bools`
+_BOOLS: dict[int, "cp_model_helper.CpModelProto"] = {}
+
+
+def _own_goal_is_share(problem: Selection, cands: Sequence[Candidate], hi: Sequence[int]) -> bool:
+    """The own-dialect goal is ``own >= min(share * total, what the library has)``.
+    Which of the two binds is decided up front from the longest playlist the card and
+    the maximum allow, so that the constraint stays linear (a disjunction solves far
+    slower): True for the share, False for all the library has (whole seconds)."""
+    longest = sum(hi)
+    if problem.max_ms is not None:
+        longest = min(longest, problem.max_ms // 1000)
+    if problem.max_size is not None and sum(c.size for c in cands):
+        longest = min(longest, problem.max_size * sum(hi) // sum(c.size for c in cands))
+    return 10000 * (problem.own_cap_ms // 1000) >= problem.own_bp * longest
+
+
+def own_lack_certain(problem: Selection) -> bool:
+    """True when every selection of ``problem`` falls short of its own-dialect goal
+    (:func:`select` would report ``own_lack_s`` above 0, or find no selection): the goal
+    is all the library has, and the candidates hold less of it."""
+    if not (problem.own_bp and problem.own_weight):
+        return False
+    hi = [-(-c.ms // 1000) for c in problem.candidates]
+    if _own_goal_is_share(problem, problem.candidates, hi):
+        return False
+    return sum(c.ms // 1000 for c in problem.candidates if c.own) < problem.own_cap_ms // 1000
 
 
 def select(problem: Selection) -> Selected | None:
@@ -192,79 +268,76 @@ def select(problem: Selection) -> Selected | None:
     CP-SAT with one worker, a fixed seed and a deterministic time limit, on candidates
     sorted by key: equal problems give equal answers. Stops when the best answer is
     within ``gap`` of the bound. Returns None when no selection meets the hard rules.
+    The model is written straight into the CP-SAT proto (see :class:`_Proto`).
     """
     cands = sorted(problem.candidates, key=lambda c: c.key)
     model = _Model()
-    xs = [model.new_bool_var("") for _ in cands]
+    m = _Proto(model)
+    n_c = len(cands)
+    m.bools(n_c)
     index = {c.key: n for n, c in enumerate(cands)}
     # Whole seconds keep the coefficients small; rounding is conservative, so the hard
     # rules hold on the exact (millisecond) durations: the categories a rule asks for
     # count rounded down, the others and the maximum rounded up.
     lo = [c.ms // 1000 for c in cands]
     hi = [-(-c.ms // 1000) for c in cands]
-    total_hi = _weighted(model, xs, hi)
-    total_lo = _weighted(model, xs, lo)
-    model.add(sum(xs) >= 1)
+    m.dense([1] * n_c, lo=1)
     for rule in problem.shares:
-        inside = [lo[n] if c.category in rule.categories else 0 for n, c in enumerate(cands)]
-        outside = [0 if c.category in rule.categories else hi[n] for n, c in enumerate(cands)]
-        model.add((10000 - rule.basis_points) * _weighted(model, xs, inside)
-                  >= rule.basis_points * _weighted(model, xs, outside))
+        inside, outside = 10000 - rule.basis_points, -rule.basis_points
+        m.dense([inside * lo[n] if c.category in rule.categories else outside * hi[n]
+                 for n, c in enumerate(cands)], lo=0)
     if problem.max_size is not None:
-        model.add(_weighted(model, xs, [c.size for c in cands]) <= problem.max_size)
+        m.dense([c.size for c in cands], hi=problem.max_size)
     if problem.max_ms is not None:
-        model.add(total_hi <= problem.max_ms // 1000)
-    slots: dict[str, list] = {}
-    for c, x in zip(cands, xs):
+        m.dense(hi, hi=problem.max_ms // 1000)
+    slots: dict[str, list[int]] = {}
+    for n, c in enumerate(cands):
         if c.slot:
-            slots.setdefault(c.slot, []).append(x)
+            slots.setdefault(c.slot, []).append(n)
     for members in slots.values():
         if len(members) > 1:
-            model.add_at_most_one(members)
+            m.proto.constraints.add().at_most_one.literals.extend(members)
     for later, earlier in problem.after:
         if later in slots and earlier in slots:
-            model.add(sum(slots[later]) <= sum(slots[earlier]))
-    terms = {x.index: c.value for x, c in zip(xs, cands) if c.value}
-    for n, b in enumerate(problem.bonuses):
-        members = [xs[index[k]] for k in b.keys if k in index]
+            terms = dict.fromkeys(slots[later], 1)
+            for n in slots[earlier]:
+                terms[n] = terms.get(n, 0) - 1
+            m.linear(terms, hi=0)
+    terms = {n: c.value for n, c in enumerate(cands) if c.value}
+    for k, b in enumerate(problem.bonuses):
+        members = [index[key] for key in b.keys if key in index]
         if not members or not b.weight:
             continue
         if b.cap >= len(members):
-            for x in members:
-                terms[x.index] = terms.get(x.index, 0) + b.weight
+            for n in members:
+                terms[n] = terms.get(n, 0) + b.weight
         else:
-            got = model.new_int_var(0, b.cap, f"b{n}")
-            model.add(got <= sum(members))
-            terms[got.index] = b.weight
+            got = m.var(0, b.cap, f"b{k}")
+            ct = dict.fromkeys(members, -1)
+            ct[got] = 1
+            m.linear(ct, hi=0)
+            terms[got] = b.weight
     short = lack = None
     if problem.min_ms and problem.short_weight:
         need = -(-problem.min_ms // 1000)
-        short = model.new_int_var(0, need, "short")
-        model.add(short + total_lo >= need)
-        terms[short.index] = -problem.short_weight
+        short = m.var(0, need, "short")
+        m.dense(lo, (short, 1), lo=need)
+        terms[short] = -problem.short_weight
     if problem.own_bp and problem.own_weight:
-        own_lo = [lo[n] if c.own else 0 for n, c in enumerate(cands)]
-        own = _weighted(model, xs, own_lo)
         have = problem.own_cap_ms // 1000  # what the library has, even beyond these candidates
-        lack = model.new_int_var(0, have, "own_short")
-        # The goal is own >= min(share * total, what the library has). Which of the two
-        # binds is decided up front from the longest playlist the card and the maximum
-        # allow, so that the constraint stays linear (a disjunction solves far slower).
-        longest = sum(hi)
-        if problem.max_ms is not None:
-            longest = min(longest, problem.max_ms // 1000)
-        if problem.max_size is not None and sum(c.size for c in cands):
-            longest = min(longest, problem.max_size * sum(hi) // sum(c.size for c in cands))
-        if 10000 * have >= problem.own_bp * longest:
-            model.add(10000 * (own + lack) >= problem.own_bp * total_hi)
+        lack = m.var(0, have, "own_short")
+        if _own_goal_is_share(problem, cands, hi):
+            m.dense([10000 * (lo[n] if c.own else 0) - problem.own_bp * hi[n] for n, c in enumerate(cands)],
+                    (lack, 10000), lo=0)
         else:
-            model.add(own + lack >= have)
-        terms[lack.index] = -problem.own_weight
+            m.dense([lo[n] if c.own else 0 for n, c in enumerate(cands)], (lack, 1), lo=have)
+        terms[lack] = -problem.own_weight
     _maximize(model, terms)
     if problem.hint:
         chosen = set(problem.hint)
-        for c, x in zip(cands, xs):
-            model.add_hint(x, c.key in chosen)
+        hint = model.proto.solution_hint
+        hint.vars.extend(range(n_c))
+        hint.values.extend([int(c.key in chosen) for c in cands])
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = 7
@@ -279,9 +352,12 @@ def select(problem: Selection) -> Selected | None:
     status = solver.solve(model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
-    chosen = tuple(c.key for c, x in zip(cands, xs) if solver.value(x))
-    return Selected(chosen, int(round(solver.objective_value)), status == cp_model.OPTIMAL,
-                    solver.value(short) if short is not None else 0, solver.value(lack) if lack is not None else 0)
+    solution = solver.response_proto.solution
+    chosen_keys = tuple(c.key for n, c in enumerate(cands) if solution[n])
+    return Selected(chosen_keys, int(round(solver.objective_value)), status == cp_model.OPTIMAL,
+                    solution[short] if short is not None else 0, solution[lack] if lack is not None else 0)
+
+
 def solve_ranked(items: Sequence[Item], bin_lengths: Sequence[int | None], rules: Sequence[ShareRule],
                  objectives: Sequence[dict[str, int]], slack: Sequence[int] = (),
                  base: dict[str, int] | None = None, work_limit: float = 10.0,

@@ -16,7 +16,7 @@ from pipeline import layout
 from pipeline.models import CategoryRule, Device, Quarter, Track, VillageOrder
 from playlists.cardnames import card_path, safe_stem
 from playlists.quarter import GroupWishes, QuarterRules, plan_quarter
-from playlists.report import CardFile, diff, fleet_summary, reasons
+from playlists.report import CardFile, device_diffs, diff, fleet_summary, lesson_ids, reasons
 
 Q = Quarter(2027, 1)
 COUNTY = (CategoryRule(frozenset({"theory", "party-spirit"}), 0.7), CategoryRule(frozenset({"party-spirit"}), 0.2))
@@ -165,6 +165,19 @@ def test_plans_do_not_depend_on_input_order():
         rng.shuffle(lib)
         rng.shuffle(orders)
         assert plan_quarter(fleet, {"player": lib}, Q, SETTINGS, orders=orders) == first
+
+
+def test_a_process_pool_plans_like_map():
+    # the workers build the problems from the requirement keys; the pool's map is lazy
+    from pipeline.plan import process_map
+    rng = random.Random(8)
+    lib, fleet = random_library(rng, 40), random_fleet(rng, 40)
+    orders = [VillageOrder("北茭村", "aquaculture", 1, line=2), VillageOrder("東坪村", "L007", 3, line=3)]
+    previous = {d.device_id: ("L001", "L002", "L010") for d in fleet[::3]}
+    serial = plan_quarter(fleet, {"player": lib}, Q, SETTINGS, previous=previous, orders=orders)
+    pooled = plan_quarter(fleet, {"player": lib}, Q, SETTINGS, previous=previous, orders=orders,
+                          mapper=process_map(2, threshold=1))
+    assert pooled == serial and serial.playlists
 
 
 # -- impossible rules ----------------------------------------------------------------------
@@ -333,6 +346,22 @@ def test_the_diff_against_last_quarter_keeps_adds_removes_and_counts_bytes():
     total = rows[-1]
     assert (total.devices, total.planned, total.bytes_to_write, total.files_to_remove) == (2, 1, d.bytes_to_write, 1)
     assert abs(total.hours - pl.duration_s / 3600) < 1e-9
+
+
+def test_device_diffs_equal_the_diff_of_each_device_and_share_equal_ones():
+    lib = BASE
+    fleet = [device(f"D{k}", "cmn") for k in range(4)]
+    plan = plan_quarter(fleet, {"player": lib}, Q, QuarterRules(COUNTY, max_listening_s=3 * 3600))
+    kept = plan.playlists[0].items[0]
+    old = (CardFile(kept.lesson_id, kept.sha256, kept.bytes, "001_x.mp3"), CardFile("gone", "f" * 64, 123))
+    previous = {"D0": old, "D1": old, "D2": (CardFile("other", "e" * 64, 9),)}
+    diffs = device_diffs(plan.playlists, previous, "2026Q4")
+    for pl in plan.playlists:
+        assert diffs[pl.device_id] == diff(pl, previous.get(pl.device_id, ()), "2026Q4")
+    assert diffs["D0"].add is diffs["D1"].add  # one diff for equal playlists and equal previous files
+    ids = lesson_ids(previous)
+    assert ids == {"D0": (kept.lesson_id, "gone"), "D1": (kept.lesson_id, "gone"), "D2": ("other",)}
+    assert ids["D0"] is ids["D1"]
 
 
 def test_problems_group_by_reason():
