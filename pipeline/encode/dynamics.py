@@ -76,14 +76,16 @@ class Plan:
         at_edges[0], at_edges[-1] = lin[0], lin[-1]
         at_edges[1:-1] = np.minimum(lin[:-1], lin[1:])
         edges = frames.edges
+        lengths = np.diff(edges)
+        start32 = at_edges[:-1].astype(np.float32)
+        slope32 = ((at_edges[1:] - at_edges[:-1]) / np.maximum(lengths, 1)).astype(np.float32)
         per_chunk = max(1, chunk // max(1, int(frames.rate * meter.FRAME_S)))
         for f0 in range(0, lin.size, per_chunk):
             f1 = min(lin.size, f0 + per_chunk)
-            lengths = np.diff(edges[f0:f1 + 1])
-            frame = np.repeat(np.arange(f0, f1), lengths)
-            pos = np.arange(edges[f0], edges[f1]) - edges[frame]
-            frac = pos / np.maximum(lengths[frame - f0], 1)
-            yield (at_edges[frame] + (at_edges[frame + 1] - at_edges[frame]) * frac).astype(np.float32)
+            n = lengths[f0:f1]
+            pos = np.arange(int(edges[f1] - edges[f0]), dtype=np.float32)
+            pos -= np.repeat((edges[f0:f1] - edges[f0]).astype(np.float32), n)
+            yield np.repeat(start32[f0:f1], n) + np.repeat(slope32[f0:f1], n) * pos
 
 
 def _ramps(need: np.ndarray, attack: float, release: float) -> np.ndarray:
