@@ -55,6 +55,20 @@ _PHASE_ROWS = np.ascontiguousarray(_PHASE_MATRIX.T)
 _WINDOW = np.arange(-9, 11)
 
 
+def _interpolate_all(x: np.ndarray, n: int, phases: np.ndarray) -> np.ndarray:
+    """max |signal| at the given phases (rows of :data:`_PHASE_ROWS`) of the gaps after
+    samples ``_CONTEXT .. _CONTEXT + n - 1`` of ``x``: multiply-adds over shifted views
+    (4x less CPU than ``oaconvolve`` for a 20-tap filter)."""
+    first = _CONTEXT + int(_WINDOW[0])
+    best = np.zeros(n, dtype=np.float32)
+    for coef in phases:
+        y = x[first:first + n] * coef[0]
+        for t in range(1, coef.size):
+            y += x[first + t:first + t + n] * coef[t]
+        np.maximum(best, np.abs(y, out=y), out=best)
+    return best
+
+
 def _interpolate_at(x: np.ndarray, at: np.ndarray) -> np.ndarray:
     """max |signal| at 1/4, 1/2 and 3/4 of the gaps after samples ``at`` of ``x`` (the
     81-tap filter's phases over ``x[at-9 .. at+10]``). Plain multiply-adds over the
@@ -72,7 +86,6 @@ def _interpolate_at(x: np.ndarray, at: np.ndarray) -> np.ndarray:
 _QUARTER_ALLOWANCE = np.float32(10 ** (0.2 / 20))
 """With ``midpoints_only``, what the quarter points may add over the midpoints: +0.2 dB
 (a sine at a sixth of the sample rate gains 0.15 dB; speech peaks lie far lower)."""
-_PHASE_FILTERS = tuple(np.ascontiguousarray(_PHASE_MATRIX[::-1, c]) for c in range(_PHASE_MATRIX.shape[1]))
 
 
 def k_weighting_sos(rate: int) -> np.ndarray:
@@ -264,10 +277,7 @@ class Meter:
             else:
                 j = None
             if j is None or j.size > n // 8:   # many: the whole batch by convolution, every gap
-                values = np.zeros(n, dtype=np.float32)
-                for h in (_PHASE_FILTERS[1],) if self._midpoints_only else _PHASE_FILTERS:
-                    y = signal.oaconvolve(full, h, mode="valid")
-                    np.maximum(values, np.abs(y[_CONTEXT - 9:_CONTEXT - 9 + n]), out=values)
+                values = _interpolate_all(full, n, _PHASE_ROWS[1:2] if self._midpoints_only else _PHASE_ROWS)
                 if self._midpoints_only:
                     values *= _QUARTER_ALLOWANCE
                 np.maximum(exact, np.maximum.reduceat(values, rel[:-1]), out=exact)
