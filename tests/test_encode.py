@@ -519,3 +519,34 @@ def test_the_progress_bar_shows_on_a_terminal(tmp_path):
     bar = b"".join(chunks).decode("utf-8", "replace")
     assert "encode" in bar and "1/1" in bar and "100%" in bar
     assert "1 rendition" not in bar and b"rendition(s) made" in out
+
+
+def test_filters_run_in_float_on_a_16_bit_source(tmp_path):
+    """A +6 dB lift of a 16-bit sine at -3 dBFS goes over full scale: it must come out at
+    +3 dBFS (float), not clipped at 0 dBFS (ffmpeg ran the biquads on 16-bit integers)."""
+    from pipeline.media import ffmpeg
+    from pipeline.media.ffmpeg import Filter
+
+    rate = 44100
+    t = np.arange(rate * 2) / rate
+    src = tmp_path / "sine16.wav"
+    soundfile.write(src, 10 ** (-3 / 20) * np.sin(2 * np.pi * 1000 * t), rate, subtype="PCM_16")
+    got = []
+    ffmpeg.stream_pcm(src, [(Filter.of("equalizer", f=1000, t="q", w=1.0, g=6),)], rate, 1, [got.append])
+    peak = float(np.max(np.abs(np.concatenate(got)[rate // 2:])))
+    assert 20 * np.log10(peak) == pytest.approx(3.0, abs=0.1)
+
+
+def test_aac_keeps_extra_headroom_only_around_the_first_sound():
+    from pipeline.encode.render import onset_offsets
+
+    peak = np.full(10_000, 1e-4)
+    peak[3000:] = 0.5
+    frames = meter.Frames(48000, 480_000, np.arange(10_001) * 48, np.ones(10_000), peak)
+    web = load_config(Path(__file__).parent.parent / "config" / "dangke.toml").profiles["web"]
+    offsets = onset_offsets(frames, chain.codec(web), -50.0)
+    assert offsets[:3000].max() == 0 and offsets[5000:].max() == 0
+    assert chain.codec(web).onset_headroom_db > 0
+    assert offsets[3000:5000].min() == pytest.approx(chain.codec(web).onset_headroom_db)
+    player = load_config(Path(__file__).parent.parent / "config" / "dangke.toml").profiles["player"]
+    assert onset_offsets(frames, chain.codec(player), -50.0) is None

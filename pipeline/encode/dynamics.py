@@ -76,14 +76,16 @@ class Plan:
         at_edges[0], at_edges[-1] = lin[0], lin[-1]
         at_edges[1:-1] = np.minimum(lin[:-1], lin[1:])
         edges = frames.edges
+        lengths = np.diff(edges)
+        start32 = at_edges[:-1].astype(np.float32)
+        slope32 = ((at_edges[1:] - at_edges[:-1]) / np.maximum(lengths, 1)).astype(np.float32)
         per_chunk = max(1, chunk // max(1, int(frames.rate * meter.FRAME_S)))
         for f0 in range(0, lin.size, per_chunk):
             f1 = min(lin.size, f0 + per_chunk)
-            lengths = np.diff(edges[f0:f1 + 1])
-            frame = np.repeat(np.arange(f0, f1), lengths)
-            pos = np.arange(edges[f0], edges[f1]) - edges[frame]
-            frac = pos / np.maximum(lengths[frame - f0], 1)
-            yield (at_edges[frame] + (at_edges[frame + 1] - at_edges[frame]) * frac).astype(np.float32)
+            n = lengths[f0:f1]
+            pos = np.arange(int(edges[f1] - edges[f0]), dtype=np.float32)
+            pos -= np.repeat((edges[f0:f1] - edges[f0]).astype(np.float32), n)
+            yield np.repeat(start32[f0:f1], n) + np.repeat(slope32[f0:f1], n) * pos
 
 
 def _ramps(need: np.ndarray, attack: float, release: float) -> np.ndarray:
@@ -112,7 +114,7 @@ def compression_db(frames: Frames, shape: Shape, reference_lufs: float) -> np.nd
     return -_ramps(reduction, shape.compress_attack_db_ms, shape.compress_release_db_ms)
 
 
-def _curve(peak_db: np.ndarray, comp: np.ndarray, gain: float, ceiling: float,
+def _curve(peak_db: np.ndarray, comp: np.ndarray, gain: float, ceiling: float | np.ndarray,
            shape: Shape) -> tuple[np.ndarray, float]:
     need = peak_db + gain + comp - ceiling
     if need.size == 0 or need.max() <= 0:
@@ -122,9 +124,12 @@ def _curve(peak_db: np.ndarray, comp: np.ndarray, gain: float, ceiling: float,
 
 
 def plan(frames: Frames, target_lufs: float, ceiling_dbtp: float, max_gain_db: float,
-         shape: Shape = Shape(), start: int = 0, end: int | None = None) -> Plan:
+         shape: Shape = Shape(), start: int = 0, end: int | None = None,
+         ceiling_offset_db: np.ndarray | None = None) -> Plan:
     """Decide the gain curve that brings frames ``start:end`` to ``target_lufs`` with every
-    frame's true peak at or below ``ceiling_dbtp``.
+    frame's true peak at or below ``ceiling_dbtp`` (minus ``ceiling_offset_db[frame]``
+    when given: one value per frame, >= 0, a lower ceiling where an encoder is known to
+    overshoot more).
 
     Frames outside ``start:end`` (trimmed silence) get the edge frames' gains. A silent
     source (no block above the -70 LUFS gate) gets 0 dB.
@@ -139,9 +144,10 @@ def plan(frames: Frames, target_lufs: float, ceiling_dbtp: float, max_gain_db: f
     with np.errstate(divide="ignore"):
         peak_db = 20 * np.log10(np.maximum(sub.peak, 1e-12))
     comp = compression_db(sub, shape, source)
+    ceiling = ceiling_dbtp if ceiling_offset_db is None else ceiling_dbtp - ceiling_offset_db[start:end]
 
     def loud(g: float) -> tuple[float, np.ndarray, float]:
-        curve, depth = _curve(peak_db, comp, g, ceiling_dbtp, shape)
+        curve, depth = _curve(peak_db, comp, g, ceiling, shape)
         return meter.integrated(sub, sub.energy * 10 ** (curve / 10)), curve, depth
 
     g0 = target_lufs - source

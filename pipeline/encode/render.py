@@ -19,6 +19,9 @@ from __future__ import annotations
 import math
 import os
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -31,6 +34,8 @@ from ..models import DeviceProfile, Rendition
 from . import chain, dynamics
 
 MAX_ATTEMPTS = 4
+VERIFY_THREADS = 2
+"""Outputs decoded and measured at once by one job (wall time; the CPU time is the same)."""
 PEAK_SLACK_DB = 0.02
 """True peak accepted up to this much below the ceiling (meter rounding)."""
 
@@ -89,6 +94,7 @@ class _Work:
     target_lufs: float
     ceiling_dbtp: float
     plan: dynamics.Plan | None = None
+    ceiling_offset: np.ndarray | None = None
     tmp: Path | None = None
     attempts: int = 0
 
@@ -118,18 +124,32 @@ def _plan(w: _Work, settings: Settings) -> None:
     :data:`chain.DEEP_LIMITING_DB`, level syllables first (:data:`chain.LEVELLER`)."""
     shape = chain.shape(w.target.profile)
     w.plan = dynamics.plan(w.frames, w.target_lufs, w.ceiling_dbtp, settings.max_gain_db,
-                           shape, start=w.trim[0], end=w.trim[1])
+                           shape, start=w.trim[0], end=w.trim[1], ceiling_offset_db=w.ceiling_offset)
     if w.plan.limited_db > chain.DEEP_LIMITING_DB and shape.compress_ratio <= 1.0:
         shape = chain.LEVELLER
         levelled = dynamics.plan(w.frames, w.target_lufs, w.ceiling_dbtp, settings.max_gain_db,
-                                 shape, start=w.trim[0], end=w.trim[1])
+                                 shape, start=w.trim[0], end=w.trim[1], ceiling_offset_db=w.ceiling_offset)
         if levelled.limited_db < w.plan.limited_db:
             w.plan = levelled
     if not w.plan.capped and w.plan.predicted_lufs < w.target_lufs - 0.1:
         # the limiter's release tails keep the programme under target: a faster release
         w.plan = dynamics.plan(w.frames, w.target_lufs, w.ceiling_dbtp, settings.max_gain_db,
                                replace(shape, limit_release_db_ms=chain.FAST_RELEASE_DB_MS),
-                               start=w.trim[0], end=w.trim[1])
+                               start=w.trim[0], end=w.trim[1], ceiling_offset_db=w.ceiling_offset)
+
+
+def onset_offsets(frames: meter.Frames, codec: chain.Codec, threshold_dbfs: float) -> np.ndarray | None:
+    """Per-frame ceiling offsets (dB): ``codec.onset_headroom_db`` for ``codec.onset_s``
+    seconds from the first frame whose peak reaches ``threshold_dbfs`` (the first sound),
+    else 0; None when the codec needs none."""
+    if codec.onset_headroom_db <= 0 or codec.onset_s <= 0:
+        return None
+    loud = np.flatnonzero(frames.peak >= 10 ** (threshold_dbfs / 20))
+    offsets = np.zeros(len(frames))
+    if loud.size:
+        first = int(loud[0])
+        offsets[first:first + int(round(codec.onset_s / meter.FRAME_S))] = codec.onset_headroom_db
+    return offsets
 
 
 def _output(w: _Work, job: SourceJob, rate: int) -> Output:
@@ -203,7 +223,8 @@ def render_job(job: SourceJob, settings: Settings = Settings()) -> JobResult:
         c = chain.codec(t.profile)
         w = _Work(t, frames, dynamics.trim_range(frames, settings.silence_threshold_dbfs, settings.keep_silence_s),
                   target_lufs=t.profile.loudness_lufs - c.level_db,
-                  ceiling_dbtp=t.profile.true_peak_dbtp - c.headroom_db)
+                  ceiling_dbtp=t.profile.true_peak_dbtp - c.headroom_db,
+                  ceiling_offset=onset_offsets(frames, c, settings.silence_threshold_dbfs))
         _plan(w, settings)
         pending.append(w)
     done: list[Rendition] = []
@@ -218,13 +239,11 @@ def render_job(job: SourceJob, settings: Settings = Settings()) -> JobResult:
                 errors.append((w.target.profile.name, str(exc)))
             break
         again = []
-        for w in pending:
+        for w, got in zip(pending, _verify_all(pending, job.duration_s)):
             w.attempts += 1
-            try:
-                got = verify(w.tmp, w.target.profile, job.duration_s, w.plan.predicted_peak_dbtp)
-            except ToolError as exc:
+            if isinstance(got, ToolError):
                 _discard(w.tmp)
-                errors.append((w.target.profile.name, f"output unreadable: {exc}"))
+                errors.append((w.target.profile.name, f"output unreadable: {got}"))
                 continue
             if _accepts(w, got, settings):
                 done.append(_finish(job, w, got))
@@ -238,6 +257,22 @@ def render_job(job: SourceJob, settings: Settings = Settings()) -> JobResult:
                 again.append(w)
         pending = again
     return JobResult(job.key, job.label, tuple(done), tuple(errors))
+
+
+def _verify_all(pending: list[_Work], duration_s: float) -> list[meter.Loudness | ToolError]:
+    """:func:`verify` every rendered output, :data:`VERIFY_THREADS` at a time (each is an
+    ffmpeg decode feeding a numpy meter that mostly runs without the GIL)."""
+    def one(w: _Work) -> meter.Loudness | ToolError:
+        assert w.tmp is not None and w.plan is not None
+        try:
+            return verify(w.tmp, w.target.profile, duration_s, w.plan.predicted_peak_dbtp)
+        except ToolError as exc:
+            return exc
+
+    if len(pending) == 1:
+        return [one(pending[0])]
+    with ThreadPoolExecutor(max_workers=VERIFY_THREADS) as pool:
+        return list(pool.map(one, pending))
 
 
 def _miss(p: DeviceProfile, got: meter.Loudness) -> str:
