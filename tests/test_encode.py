@@ -4,9 +4,7 @@ the hard sources of corpus/bugs BR-13, BR-18, BR-19, tags, caching, failures."""
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -18,7 +16,7 @@ from mutagen.mp4 import MP4
 
 from pipeline.catalog import Catalog
 from pipeline.config import load_config, profile_hash
-from pipeline.encode import chain, encode_all, lesson_jobs, run_jobs
+from pipeline.encode import chain, encode_all
 from pipeline.encode.render import Settings, SourceJob, Target, render_job
 from pipeline.media import bext, meter
 from pipeline.media.tags import repair_mojibake

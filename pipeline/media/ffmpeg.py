@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import ToolError, ToolInterrupted
 from .decodelog import DecodeLog, parse_decode_log, parse_ebur128_summary
-from .parse import Loudness, parse_astats, parse_r128_metadata
+from .parse import Loudness
 
 if TYPE_CHECKING:
     from . import meter
