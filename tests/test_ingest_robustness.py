@@ -245,20 +245,28 @@ def test_ctrl_c_stops_the_watcher_cleanly(watched, tmp_path):
     assert len(lessons(root)) == 1 and not any((root / "inbox").iterdir())
 
 
-def test_renames_into_the_inbox_wake_the_watcher_without_waiting_for_a_scan(tmp_path):
-    """File events (moved-to included) trigger ingest long before the next scan."""
+@pytest.fixture
+def event_watcher(tmp_path):
+    """A `dangke watch` that scans only every 120 s: what it takes sooner, file events
+    brought it. Yields the station folder; stopped with Ctrl-C."""
     cfg = station(tmp_path / "station", settle_s=0.3)
     proc = dangke(cfg, "watch", "--poll", "120", start_new_session=True)
     try:
         root = tmp_path / "station"
         assert wait_for(lambda: (root / "library" / "catalog.sqlite").exists(), 30)
         time.sleep(1.0)
-        outside = convert(SPEECH, tmp_path / "theory_cmn_moved.wav")
-        os.rename(outside, root / "inbox" / outside.name)
-        assert wait_for(lambda: len(lessons(root)) == 1, 30)
+        yield root
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=60)
+
+
+def test_renames_into_the_inbox_wake_the_watcher_without_waiting_for_a_scan(event_watcher, tmp_path):
+    """File events (moved-to included) trigger ingest long before the next scan."""
+    root = event_watcher
+    outside = convert(SPEECH, tmp_path / "theory_cmn_moved.wav")
+    os.rename(outside, root / "inbox" / outside.name)
+    assert wait_for(lambda: len(lessons(root)) == 1, 30)
 
 
 def test_scanning_alone_finds_files_where_no_events_arrive(tmp_path):
@@ -319,23 +327,15 @@ def test_a_folder_dropped_into_the_inbox_is_ingested_like_loose_files(tmp_path):
     assert not any((root / "rejected").iterdir())
 
 
-def test_a_folder_copied_in_wakes_the_watcher(tmp_path):
+def test_a_folder_copied_in_wakes_the_watcher(event_watcher):
     """File events in subfolders count too (the observer is recursive)."""
-    cfg = station(tmp_path / "station", settle_s=0.3)
-    proc = dangke(cfg, "watch", "--poll", "120", start_new_session=True)
-    try:
-        root = tmp_path / "station"
-        assert wait_for(lambda: (root / "library" / "catalog.sqlite").exists(), 30)
-        time.sleep(1.0)
-        folder = root / "inbox" / "from-phone"
-        folder.mkdir()
-        time.sleep(0.5)
-        convert(SPEECH, folder / "theory_cmn_in-folder.wav")
-        assert wait_for(lambda: len(lessons(root)) == 1, 30)
-        assert wait_for(lambda: not folder.exists(), 10)
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=60)
+    root = event_watcher
+    folder = root / "inbox" / "from-phone"
+    folder.mkdir()
+    time.sleep(0.5)
+    convert(SPEECH, folder / "theory_cmn_in-folder.wav")
+    assert wait_for(lambda: len(lessons(root)) == 1, 30)
+    assert wait_for(lambda: not folder.exists(), 10)
 
 
 def test_a_file_still_being_written_in_a_folder_is_taken_only_when_complete(watched, tmp_path):
