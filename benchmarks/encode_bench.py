@@ -60,8 +60,9 @@ def _timed(fn) -> tuple[float, float]:
 
 
 def _sources() -> list[Path]:
-    real = ROOT.parent.parent / "shared" / "corpus" / "real"
-    for folder in (real, Path("/work/shared/corpus/real"), ROOT / "tests" / "data"):
+    real = ROOT.parent / "shared" / "corpus" / "real"  # ../shared/corpus/real beside the checkout
+    env = os.environ.get("DANGKE_CORPUS")
+    for folder in ([Path(env)] if env else []) + [real, ROOT / "tests" / "data"]:
         found = [folder / n for n in SPEECH if (folder / n).is_file()]
         if found:
             return found

@@ -36,6 +36,17 @@ class ShareRule:
     basis_points: int
 
 
+def _placements(model: cp_model.CpModel, items: Sequence[Item]) -> dict[tuple[int, int], cp_model.IntVar]:
+    """One Boolean per (item index, bin) the item may go to; each item in at most one bin."""
+    x = {}
+    for n, it in enumerate(items):
+        for b in it.bins:
+            x[n, b] = model.NewBoolVar(f"x{n}_{b}")
+        if len(it.bins) > 1:
+            model.AddAtMostOne(x[n, b] for b in it.bins)
+    return x
+
+
 def solve(items: Sequence[Item], bin_lengths: Sequence[int | None], rules: Sequence[ShareRule],
           max_size: int | None = None, min_items: int = 1, work_limit: float = 20.0,
           min_length: int = 0, max_length: int | None = None) -> dict[str, int] | None:
@@ -55,12 +66,7 @@ def solve(items: Sequence[Item], bin_lengths: Sequence[int | None], rules: Seque
     """
     items = sorted(items, key=lambda i: i.key)
     model = cp_model.CpModel()
-    x = {}
-    for n, it in enumerate(items):
-        for b in it.bins:
-            x[n, b] = model.NewBoolVar(f"x{n}_{b}")
-        if len(it.bins) > 1:
-            model.AddAtMostOne(x[n, b] for b in it.bins)
+    x = _placements(model, items)
     total = sum(items[n].length * v for (n, _), v in x.items())
     for b, limit in enumerate(bin_lengths):
         if limit is not None:
@@ -386,12 +392,7 @@ def solve_ranked(items: Sequence[Item], bin_lengths: Sequence[int | None], rules
     items = sorted(items, key=lambda i: i.key)
     base = base or {}
     model = cp_model.CpModel()
-    x = {}
-    for n, it in enumerate(items):
-        for b in it.bins:
-            x[n, b] = model.NewBoolVar(f"x{n}_{b}")
-        if len(it.bins) > 1:
-            model.AddAtMostOne(x[n, b] for b in it.bins)
+    x = _placements(model, items)
     for b, limit in enumerate(bin_lengths):
         if limit is not None:
             model.Add(sum(items[n].length * v for (n, bb), v in x.items() if bb == b) <= limit)
