@@ -365,7 +365,7 @@ def _choose(items: list[solver.Item], slots: list[_Slot], day: dt.date, past: Se
     fill = {i.key: i.length for i in items}
     recency = {i.key: i.length * min(ages.get(i.key, rotation), rotation) for i in items}
     slack = 0 if math.isinf(settings.filler_min_s) else ms_exact(min(1.0, settings.filler_min_s))
-    share = [solver.ShareRule(r.categories, int(round(r.min_share * 10000))) for r in settings.rules]
+    share = list(county.share_rules(settings.rules))
     caps = [s.free_ms for s in slots]
     base = _week_base(past, day, slots)
     args = dict(objectives=[fresh, fill, recency], slack=[0, slack, 0], base=base, work_limit=settings.work_limit,

@@ -39,8 +39,7 @@ class Context:
         return " or ".join(dict.fromkeys((dialect, self.settings.fallback_dialect)))
 
     def shares(self) -> tuple[solver.ShareRule, ...]:
-        from .quarter import _basis_points
-        return tuple(solver.ShareRule(r.categories, _basis_points(r.min_share)) for r in self.settings.rules)
+        return county.share_rules(self.settings.rules)
 
     def card(self, device: Device) -> str:
         reserve = self.settings.card_reserve_share

@@ -39,6 +39,7 @@ from pipeline.models import (CategoryRule, Device, DevicePlaylist, PlanProblem, 
                              VillageOrder)
 from pipeline.vocab import GROUPS
 
+from . import rules as county
 from . import solver
 from .cardnames import card_path, number_width
 from .explain import Context, explain_infeasible, shortfalls
@@ -138,11 +139,6 @@ def _pool(tracks: Iterable[Track], dialect: str, fallback: str, quarter: Quarter
 def _ms(seconds: float) -> int:
     """Whole milliseconds of a duration as published (rounded to 3 decimals)."""
     return int(round(round(seconds, 3) * 1000))
-
-
-def _basis_points(share: float) -> int:
-    """A share in basis points, rounded up so the integer rule is never weaker."""
-    return max(0, math.ceil(share * 10000 - 1e-6))
 
 
 def play_order(tracks: Iterable[Track]) -> list[Track]:
@@ -342,7 +338,7 @@ class _Problems:
                 heard.append(c if t.evergreen else dataclasses.replace(
                     c, value=int(round(-REPEAT_PER_S * t.duration_s))))
             musts = tuple(solver.Bonus((lid,), MUST_BONUS) for lid in must_carry(s, group, pool))
-            shares = tuple(solver.ShareRule(r.categories, _basis_points(r.min_share)) for r in s.rules)
+            shares = county.share_rules(s.rules)
             own_cap = sum(c.ms for c, t in zip(fresh, pool) if t.dialect == dialect)
             found = self._cache[k] = (fresh, heard, musts, shares, own_cap)
         return found
@@ -361,7 +357,7 @@ class _Problems:
         for _topic, keys, want in topic_wants(s.wishes(group), pool, heard):
             bonuses.append(solver.Bonus(keys, TOPIC_BONUS, want))
         bonuses += [solver.Bonus(keys, ORDER_POINT * weight) for keys, weight in orders]
-        own_bp = 0 if dialect == s.fallback_dialect else _basis_points(s.own_dialect_min_share)
+        own_bp = 0 if dialect == s.fallback_dialect else county.basis_points(s.own_dialect_min_share)
         return solver.Selection(
             candidates=cands, shares=shares,
             max_size=None if cap < 0 else cap,
@@ -602,7 +598,6 @@ def check_playlist(playlist: DevicePlaylist, device: Device, settings: QuarterRu
     """Independent check of a produced playlist against the hard rules: category shares,
     capacity, listening maximum, dialects, numbering and card names, and, given the
     ``library`` and ``quarter``, validity dates and series order. Returns the breaches."""
-    from . import rules as county
     out = county.violations(settings.rules, county.seconds_by_category(
         (i.category, i.duration_s) for i in playlist.items))
     if playlist.bytes > settings.usable_bytes(device):

@@ -7,11 +7,26 @@ least 20%, measured in seconds of audio).
 
 from __future__ import annotations
 
+import math
 from typing import Iterable
 
 from pipeline.models import CategoryRule
 
+from . import solver
+
 EPS = 1e-9
+
+
+def basis_points(share: float) -> int:
+    """A share (0..1) in whole basis points (1/10000), rounded up so that the integer
+    rule the solver enforces is never weaker than the configured one (0.70005 -> 7001)."""
+    return max(0, math.ceil(share * 10000 - 1e-6))
+
+
+def share_rules(rules: Iterable[CategoryRule]) -> tuple[solver.ShareRule, ...]:
+    """The solver's integer form of category-share rules, built the same way for
+    quarterly device playlists and for broadcast weeks (see :func:`basis_points`)."""
+    return tuple(solver.ShareRule(r.categories, basis_points(r.min_share)) for r in rules)
 
 
 def seconds_by_category(items: Iterable[tuple[str, float]]) -> dict[str, float]:
