@@ -121,6 +121,17 @@ def _mismatch(what: str, blob: Blob, got: str, where: str) -> ExchangeError:
                          path=where, fix="the file changed or was corrupted on the way; run the command again")
 
 
+def _check_local(path: Path, blob: Blob) -> None:
+    """A file is sent (or found already sent) only when it hashes to its blob's name."""
+    try:
+        got = sha256_file(path)
+    except OSError as exc:
+        raise ExchangeError(f"cannot read {path.name}: {exc.strerror or exc}", path=path,
+                            fix="the library file is missing or unreadable") from exc
+    if got != blob.sha256:
+        raise _mismatch("upload", blob, got, str(path))
+
+
 def commit_verified(tmp: Path, blob: Blob, dest: Path, where: str) -> None:
     """Move the downloaded ``tmp`` to ``dest`` if it hashes to ``blob.sha256`` (fsynced),
     else delete it and raise ExchangeError."""
@@ -141,6 +152,7 @@ class FolderExchange:
         self.root = root
 
     def put(self, path: Path, blob: Blob) -> None:
+        _check_local(path, blob)
         dest = self.root / blob.key
         if dest.is_file() and dest.stat().st_size == blob.size and sha256_file(dest) == blob.sha256:
             return
@@ -188,12 +200,10 @@ class S3Exchange:
     def put(self, path: Path, blob: Blob) -> None:
         from ..publish.store import Put
 
+        _check_local(path, blob)
         have = self.store.head(blob.key)
         if have is not None and have.size == blob.size and have.sha256 == blob.sha256:
             return
-        got = sha256_file(path)
-        if got != blob.sha256:
-            raise _mismatch("upload", blob, got, str(path))
         self.store.put(Put(blob.key, blob.sha256, blob.size, "application/octet-stream", "no-store", path=path))
 
     def get(self, blob: Blob, dest: Path) -> None:

@@ -57,7 +57,7 @@ def run_capped(payload: bytes, memory_mb: int, timeout_s: float) -> object:
                          fix="raise [compute] task_timeout_s if such long lessons are expected") from None
     if proc.returncode != 0:
         tail = err.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
-        if proc.returncode == MEMORY_EXIT or "MemoryError" in tail[0]:
+        if proc.returncode == MEMORY_EXIT or any(sign in tail[0] for sign in OUT_OF_MEMORY):
             raise TaskFailed(f"the task ran out of its memory cap of {memory_mb} MB",
                              fix="raise [compute] task_memory_mb")
         how = f"killed by signal {-proc.returncode}" if proc.returncode < 0 else f"exit status {proc.returncode}"
@@ -69,6 +69,9 @@ def run_capped(payload: bytes, memory_mb: int, timeout_s: float) -> object:
 
 
 MEMORY_EXIT = 3
+#: how running out of address space shows: Python's, the loader's (a library that cannot
+#: be mapped) and the kernel's words
+OUT_OF_MEMORY = ("MemoryError", "failed to map segment", "Cannot allocate memory")
 
 
 def _die_with_parent() -> None:
@@ -96,6 +99,11 @@ def main(argv: list[str]) -> int:
         outcome = ("ok", fn(*args))
     except MemoryError:
         print("MemoryError: the task ran out of its memory cap", file=sys.stderr)
+        return MEMORY_EXIT
+    except (ImportError, OSError) as exc:
+        if not any(sign in str(exc) for sign in OUT_OF_MEMORY):
+            raise
+        print(f"MemoryError: the task ran out of its memory cap ({exc})", file=sys.stderr)
         return MEMORY_EXIT
     except DangkeError as exc:
         outcome = ("fail", str(exc))
