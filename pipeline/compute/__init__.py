@@ -186,8 +186,8 @@ def analyses(cfg, catalog, paths: list[Path]) -> dict[str, Analysis]:
         return {}
     from .coordinator import analyze_remote
 
-    with _backend(cfg, address) as backend:
-        return analyze_remote(backend, exchange_spec(cfg), cfg, catalog, paths, _timeout(cfg, 500.0), _status)
+    return analyze_remote(lambda: _backend(cfg, address), exchange_spec(cfg), cfg, catalog, paths,
+                          _timeout(cfg, 500.0), _status)
 
 
 __all__ = ["Task", "Done", "Failed", "Status", "Analysis", "reporting", "scheduler_address", "exchange_spec",

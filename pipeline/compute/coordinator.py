@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from ..errors import DangkeError, ToolInterrupted
-from . import Analysis, Done, Failed, Status, Task, tasks
+from . import Analysis, Failed, Status, Task, tasks
 from .exchange import Blob, ExchangeSpec, blob_of
 
 
@@ -74,9 +74,10 @@ def _fetch(ex, job, result):
     return replace(result, renditions=tuple(made), errors=tuple(errors))
 
 
-def analyze_remote(backend, spec: ExchangeSpec, cfg, catalog, paths: list[Path], timeout_s: float,
+def analyze_remote(connect: Callable[[], object], spec: ExchangeSpec, cfg, catalog, paths: list[Path], timeout_s: float,
                    on_status: Callable[[Status], None]) -> dict[str, Analysis]:
-    """Ingest analysis of each new recording of ``paths`` on the cluster, by sha256."""
+    """Ingest analysis of each new recording of ``paths`` on the cluster, by sha256
+    (``connect`` opens the backend, only when there is something to analyse)."""
     ex = spec.open()
     out: dict[str, Analysis] = {}
     submitted: list[Task] = []
@@ -93,7 +94,11 @@ def analyze_remote(backend, spec: ExchangeSpec, cfg, catalog, paths: list[Path],
             continue  # gone or unreadable: ingest itself says so
         out[blob.sha256] = Analysis(error=ToolInterrupted("analysis on the cluster did not finish"))
         submitted.append(Task("analyze", path.name, tasks.analyze, (spec, blob, cfg), timeout_s))
-    for task, outcome in backend.run(submitted, on_status):
+    if not submitted:
+        return out
+    with connect() as backend:
+        outcomes = list(backend.run(submitted, on_status))
+    for task, outcome in outcomes:
         sha = task.args[1].sha256
         if isinstance(outcome, Failed):
             where = f" (worker {outcome.worker})" if outcome.worker else ""

@@ -29,6 +29,9 @@ from .runner import TaskFailed, run_capped
 
 RESOURCE = "ffmpeg"
 POLL_S = 0.25
+STATUS_S = 1.0
+"""Seconds between progress reports while nothing finishes (a finished task is reported
+at once); futures themselves are polled every POLL_S without asking the scheduler."""
 CRASH_ENV, CRASH_ONCE_ENV = "DANGKE_CRASH_AT", "DANGKE_CRASH_ONCE"
 
 
@@ -71,6 +74,7 @@ class DaskBackend:
 
     def __init__(self, address: str, memory_mb: int, retries: int, connect_timeout_s: float) -> None:
         self.address, self.memory_mb, self.retries = address, memory_mb, retries
+        self._known: dict[str, str] = {}
         try:
             self.client = Client(address, timeout=connect_timeout_s, set_as_default=False)
         except (OSError, TimeoutError) as exc:
@@ -105,9 +109,12 @@ class DaskBackend:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
-    def _names(self) -> dict[str, str]:
-        workers = self.client.scheduler_info(n_workers=-1)["workers"]
-        return {addr: str(w.get("name", addr)) for addr, w in workers.items()}
+    def _names(self, addresses) -> dict[str, str]:
+        """Worker names by address (asked of the scheduler only for addresses not seen yet)."""
+        if not set(addresses) <= self._known.keys():
+            workers = self.client.scheduler_info(n_workers=-1)["workers"]
+            self._known.update({addr: str(w.get("name", addr)) for addr, w in workers.items()})
+        return self._known
 
     def run(self, tasks: list[Task], on_status: Callable[[Status], None] | None = None
             ) -> Iterator[tuple[Task, Done | Failed]]:
@@ -125,6 +132,7 @@ class DaskBackend:
         pending = dict(futures)
         done = failed = 0
         last: Status | None = None
+        next_report = 0.0
         while pending:
             finished = [k for k, (f, _t) in pending.items() if f.done()]
             for k in finished:
@@ -137,18 +145,21 @@ class DaskBackend:
                 yield task, outcome
             if not pending:
                 break
-            status = Status(len(tasks), done, failed, self._running(pending))
-            if on_status is not None and status != last:
-                on_status(status)
-                last = status
+            if on_status is not None and (finished or time.monotonic() >= next_report):
+                next_report = time.monotonic() + STATUS_S
+                status = Status(len(tasks), done, failed, self._running(pending))
+                if status != last:
+                    on_status(status)
+                    last = status
             time.sleep(POLL_S)
         if on_status is not None:
             on_status(Status(len(tasks), done, failed, ()))
 
     def _running(self, pending: dict) -> tuple[tuple[str, str], ...]:
-        names = self._names()
+        processing = self.client.processing()
+        names = self._names(addr for addr, keys in processing.items() if keys)
         out = []
-        for addr, keys in self.client.processing().items():
+        for addr, keys in processing.items():
             for k in keys:
                 if k in pending:
                     out.append((pending[k][1].label, names.get(addr, addr)))
