@@ -134,7 +134,7 @@ def test_cluster_run_over_s3_equals_local_run_byte_for_byte(tmp_path, cluster, l
 def test_worker_killed_mid_task_is_retried_and_nothing_is_lost_or_duplicated(tmp_path, cluster, local_run):
     address, client = cluster
     marker = tmp_path / "killed-once"
-    env = {"DANGKE_CRASH_AT": "task-after-outputs", "DANGKE_CRASH_ONCE": str(marker)}
+    env = {"DANGKE_CRASH_AT": "render-after-outputs", "DANGKE_CRASH_ONCE": str(marker)}
     client.run(lambda: os.environ.update(env))  # the workers' environment; a restarted worker has none of it
     try:
         exchange = tmp_path / "exchange"
@@ -142,7 +142,7 @@ def test_worker_killed_mid_task_is_retried_and_nothing_is_lost_or_duplicated(tmp
         report, errors, seen = _run(cfg)
     finally:
         client.run(lambda: [os.environ.pop(k, None) for k in env])
-    assert marker.exists()  # a worker did die (SIGKILL) after its task had written its outputs
+    assert marker.exists()  # a worker did die (SIGKILL) after its encode task had uploaded its renditions
     assert not errors and len(report.accepted) == 3 and not report.retry
     _assert_same_as_local(cfg, local_run)
     library = load_config(cfg).library
@@ -154,7 +154,7 @@ def test_worker_killed_mid_task_is_retried_and_nothing_is_lost_or_duplicated(tmp
     assert seen[-1].failed == 0
 
 
-def test_bad_library_source_fails_only_its_task(tmp_path, cluster, local_run):
+def test_bad_library_source_fails_only_its_task(tmp_path, cluster):
     address, _client = cluster
     cfg_path = _station(tmp_path / "station", {"scheduler": address, "exchange": str(tmp_path / "x")})
     cfg = load_config(cfg_path)
@@ -165,15 +165,10 @@ def test_bad_library_source_fails_only_its_task(tmp_path, cluster, local_run):
         original.write_bytes(original.read_bytes()[:-100] + b"\0" * 100)  # the copy rotted on disk
         jobs, _ = lesson_jobs(cfg, cat, cat.lessons(), [cfg.profiles["player"]])
         made, errors, _ = run_jobs(cfg, cat, jobs)
-    assert sorted(r.source_sha256 for r in made) == sorted(x.source_sha256 for x in cat_lessons(cfg)
-                                                           if x.lesson_id != "L-b")
+        others = sorted(x.source_sha256 for x in cat.lessons() if x.lesson_id != "L-b")
+    assert sorted(r.source_sha256 for r in made) == others
     assert [(e[0], e[1]) for e in errors] == [("L-b", "player")]
     assert "hash" in errors[0][2]  # the sha256 check refused to send other bytes
-
-
-def cat_lessons(cfg):
-    with Catalog(cfg.library / "catalog.sqlite") as cat:
-        return cat.lessons()
 
 
 def test_memory_cap_fails_the_task_and_the_file_waits(tmp_path, cluster):

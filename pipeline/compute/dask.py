@@ -49,7 +49,7 @@ def _crash_point(name: str) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _on_worker(payload: bytes, memory_mb: int, timeout_s: float) -> tuple[str, object]:
+def _on_worker(payload: bytes, memory_mb: int, timeout_s: float, kind: str) -> tuple[str, object]:
     """The task as the worker runs it: ``(worker name, the function's value)``."""
     try:
         name = str(get_worker().name)
@@ -60,7 +60,7 @@ def _on_worker(payload: bytes, memory_mb: int, timeout_s: float) -> tuple[str, o
     except TaskFailed as exc:
         exc.worker = name
         raise
-    _crash_point("task-after-outputs")
+    _crash_point(f"{kind}-after-outputs")  # render-after-outputs, analyze-after-outputs
     return name, value
 
 
@@ -125,7 +125,7 @@ class DaskBackend:
         run_id = uuid.uuid4().hex[:8]
         futures = {}
         for i, t in enumerate(tasks):
-            fut = self.client.submit(_on_worker, dpickle.dumps((t.fn, t.args)), self.memory_mb, t.timeout_s,
+            fut = self.client.submit(_on_worker, dpickle.dumps((t.fn, t.args)), self.memory_mb, t.timeout_s, t.kind,
                                      key=f"dangke-{t.kind}-{run_id}-{i}", resources={RESOURCE: 1},
                                      retries=self.retries, pure=False)
             futures[fut.key] = (fut, t)
