@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -38,8 +39,9 @@ BAD = b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(range(256)) * 8
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    """A scheduler and two worker processes on loopback, one ``ffmpeg`` slot each."""
+def cluster(s3_server):
+    """A scheduler and two worker processes on loopback, one ``ffmpeg`` slot each. (The S3
+    server comes first: its test credentials must be in the environment the workers get.)"""
     from distributed import Client, LocalCluster
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, resources={"ffmpeg": 1},
                       host="127.0.0.1", dashboard_address=":0") as c, Client(c) as client:
@@ -185,13 +187,16 @@ def test_memory_cap_fails_the_task_and_the_file_waits(tmp_path, cluster):
         [n for _s, n, _d in LESSONS] + [Path(n).with_suffix(".json").name for _s, n, _d in LESSONS])
 
 
-def test_cli_encode_on_the_cluster_shows_workers(tmp_path, cluster, capsys, monkeypatch):
+def test_cli_ingest_on_the_cluster_reports_progress_with_workers(tmp_path, cluster, capsys, monkeypatch):
     address, _client = cluster
     monkeypatch.setenv(compute.SCHEDULER_ENV, address)
     cfg = _station(tmp_path / "station", {"exchange": str(tmp_path / "x")})
     assert run_cli("--config", cfg, "ingest") == 0
     err = capsys.readouterr().err
     assert "ingest on the cluster: 3/3 done, 0 failed" in err  # $DANGKE_SCHEDULER named the cluster
+    names = {str(w["name"]) for w in _client.scheduler_info(n_workers=-1)["workers"].values()}
+    on = set(re.findall(r"running: .*? on (\S+?)(?:,|$)", err, flags=re.M))
+    assert on and on <= names
 
 
 def test_scheduler_without_exchange_is_a_configuration_error(tmp_path, monkeypatch):
