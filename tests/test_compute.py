@@ -238,3 +238,19 @@ def test_folder_exchange_checks_sha256_at_both_ends(tmp_path):
     shutil.rmtree(tmp_path / "x")
     with pytest.raises(ExchangeError, match="not in the exchange"):
         ex.get(blob, dest)
+
+
+def test_a_cluster_that_loses_every_worker_fails_the_pending_tasks():
+    """The coordinator never waits on an empty cluster: after connect_timeout_s without a
+    worker that has the ffmpeg resource, the tasks still pending come back failed."""
+    import time
+    from distributed import LocalCluster
+    from pipeline.compute.dask import DaskBackend
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, resources={"ffmpeg": 1},
+                      host="127.0.0.1", dashboard_address=":0") as c:
+        with DaskBackend(c.scheduler_address, 0, 0, 2.0) as backend:
+            outcomes = backend.run([compute.Task("render", f"L-{i}", time.sleep, (120,), 300) for i in range(2)])
+            c.scale(0)
+            got = list(outcomes)
+    assert sorted(t.label for t, _o in got) == ["L-0", "L-1"]
+    assert all(isinstance(o, compute.Failed) and "no worker" in o.message for _t, o in got)

@@ -29,6 +29,7 @@ from .runner import TaskFailed, run_capped
 
 RESOURCE = "ffmpeg"
 POLL_S = 0.25
+WORKER_CHECK_S = 5.0
 STATUS_S = 1.0
 """Seconds between progress reports while nothing finishes (a finished task is reported
 at once); futures themselves are polled every POLL_S without asking the scheduler."""
@@ -74,6 +75,7 @@ class DaskBackend:
 
     def __init__(self, address: str, memory_mb: int, retries: int, connect_timeout_s: float) -> None:
         self.address, self.memory_mb, self.retries = address, memory_mb, retries
+        self.connect_timeout_s = connect_timeout_s
         self._known: dict[str, str] = {}
         try:
             self.client = Client(address, timeout=connect_timeout_s, set_as_default=False)
@@ -116,12 +118,18 @@ class DaskBackend:
             self._known.update({addr: str(w.get("name", addr)) for addr, w in workers.items()})
         return self._known
 
+    def _has_workers(self) -> bool:
+        workers = self.client.scheduler_info(n_workers=-1)["workers"]
+        return any(w.get("resources", {}).get(RESOURCE, 0) >= 1 for w in workers.values())
+
     def run(self, tasks: list[Task], on_status: Callable[[Status], None] | None = None
             ) -> Iterator[tuple[Task, Done | Failed]]:
         """Submit every task; yield each with its outcome as it finishes (any order).
 
         ``on_status`` hears the counts and which task runs on which worker, about every
-        :data:`POLL_S` seconds while anything changes."""
+        :data:`STATUS_S` seconds while anything changes. When no worker with the ``ffmpeg``
+        resource has been connected for ``connect_timeout_s``, the tasks still pending are
+        cancelled and come back failed (the coordinator never waits on an empty cluster)."""
         run_id = uuid.uuid4().hex[:8]
         futures = {}
         for i, t in enumerate(tasks):
@@ -132,8 +140,20 @@ class DaskBackend:
         pending = dict(futures)
         done = failed = 0
         last: Status | None = None
-        next_report = 0.0
+        next_report = next_check = 0.0
+        workers_seen = time.monotonic()
         while pending:
+            if time.monotonic() >= next_check:
+                next_check = time.monotonic() + WORKER_CHECK_S
+                if self._has_workers():
+                    workers_seen = time.monotonic()
+                elif time.monotonic() - workers_seen > self.connect_timeout_s:
+                    self.client.cancel([f for f, _t in pending.values()])
+                    for _k, (_f, task) in pending.items():
+                        failed += 1
+                        yield task, Failed(f"no worker with the {RESOURCE!r} resource has been connected to "
+                                           f"{self.address} for {self.connect_timeout_s:.0f} s", "")
+                    break
             finished = [k for k, (f, _t) in pending.items() if f.done()]
             for k in finished:
                 fut, task = pending.pop(k)
