@@ -165,15 +165,31 @@ def _graceful_stop(what: str):
             signal.signal(sig, h)
 
 
+@contextmanager
+def _cluster_progress(what: str):
+    """Batches run on a Dask cluster ([compute] scheduler, issue 16): one stderr line each
+    time a task finishes or fails, with the counts and which task is on which worker."""
+    from . import compute
+    seen: list[object] = [None]
+
+    def show(s) -> None:
+        if (s.done, s.failed) != seen[0]:
+            seen[0] = (s.done, s.failed)
+            problem(f"{what} on the cluster: {s.line()}")
+
+    with compute.reporting(show):
+        yield
+
+
 def do_ingest(obj: Context) -> None:
     from .ingest import ingest_pass
-    with obj.catalog() as cat, _graceful_stop("ingest") as stop:
+    with obj.catalog() as cat, _graceful_stop("ingest") as stop, _cluster_progress("ingest"):
         _print_ingest(obj, ingest_pass(obj.cfg, cat, should_stop=stop.is_set))
 
 
 def do_encode(obj: Context) -> None:
     from .encode import encode_all
-    with obj.catalog() as cat:
+    with obj.catalog() as cat, _cluster_progress("encode"):
         bar = None
         if sys.stderr.isatty():
             from tqdm import tqdm

@@ -219,6 +219,28 @@ class FeedsSection:
 
 
 @dataclass(frozen=True)
+class ComputeSection:
+    """Where the per-lesson work of ingest analysis and encode runs (issue 16)."""
+
+    #: a Dask distributed scheduler, "tcp://host:8786" ("" = the local pool; $DANGKE_SCHEDULER wins when set)
+    scheduler: str = ""
+    #: where task inputs and outputs travel: "s3://bucket/prefix" or a folder every worker sees
+    exchange: str = ""
+    #: S3 exchange only: endpoint, region and addressing style ("" = the [publish] value)
+    endpoint_url: str = ""
+    region: str = ""
+    addressing_style: str = ""
+    #: address-space cap of each process of a task (MB, RLIMIT_AS; 0 = none)
+    task_memory_mb: int = 4096
+    #: a task's wall-clock limit (seconds; 0 = 600 s + 6 x the audio's duration)
+    task_timeout_s: float = 0.0
+    #: times a task that raised is run again (a lost worker's tasks are always moved on)
+    retries: int = 1
+    #: seconds to reach the scheduler
+    connect_timeout_s: float = 30.0
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole validated configuration. Paths are absolute."""
 
@@ -235,6 +257,7 @@ class Config:
     profiles: dict[str, DeviceProfile] = field(default_factory=dict)
     rules: tuple[CategoryRule, ...] = ()
     channels: dict[str, ChannelSpec] = field(default_factory=dict)
+    compute: ComputeSection = field(default_factory=ComputeSection)
 
     @property
     def root(self) -> Path:
@@ -306,7 +329,7 @@ def load_config(path: Path) -> Config:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"not valid TOML: {exc}", path=path, fix="fix the syntax") from exc
     known = {"station", "paths", "publish", "fleet", "ingest", "encode", "plan", "schedule",
-             "feeds", "profiles", "rules", "channels"}
+             "feeds", "profiles", "rules", "channels", "compute"}
     for key in data:
         if key not in known:
             raise ConfigError(f"unknown section [{key}]", path=path,
@@ -328,7 +351,8 @@ def load_config(path: Path) -> Config:
     if dialect_code(sections["plan"].fallback_dialect) != sections["plan"].fallback_dialect:
         raise ConfigError(f"[plan] fallback_dialect = {sections['plan'].fallback_dialect!r} is "
                           "not an ISO 639-3 code we know", path=path, fix=f"use one of: {accepted_dialects()}")
-    return Config(path=path, profiles=profiles, rules=rules, channels=channels, **sections)
+    compute = _section(ComputeSection, data.get("compute", {}), "compute", path)
+    return Config(path=path, profiles=profiles, rules=rules, channels=channels, compute=compute, **sections)
 
 
 def _check_station(station: StationSection, path: Path) -> None:

@@ -3,19 +3,18 @@
 A rendition is keyed by the sha256 of its source and :func:`~pipeline.config.profile_hash`
 (the profile's settings plus the chain version): a lesson already rendered for a profile
 is never encoded again, and a changed profile re-renders just that profile. Lessons run
-in parallel (``[encode] jobs``, default one per core); one lesson's failure never stops
-the batch.
+in parallel (``[encode] jobs``, default one per core, or as tasks on a Dask cluster with
+``[compute] scheduler``: :mod:`pipeline.compute`); one lesson's failure never stops the batch.
 """
 
 from __future__ import annotations
 
 import json
-import os
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
+from .. import compute
 from ..catalog import Catalog
 from ..config import Config, profile_hash
 from ..media import bext, tags
@@ -23,7 +22,7 @@ from ..media.meter import Loudness
 from ..models import DeviceProfile, Lesson, Rendition
 from ..vocab import CATEGORY_NAMES_ZH
 from . import chain
-from .render import JobResult, Settings, SourceJob, Target, relative, render_job
+from .render import JobResult, Settings, SourceJob, Target, relative
 
 
 @dataclass(frozen=True)
@@ -130,14 +129,11 @@ def _channel_mode(findings: dict) -> str:
 def run_jobs(cfg: Config, catalog: Catalog, jobs: list[SourceJob],
              progress: Callable[[JobResult], None] | None = None) -> tuple[list[Rendition], list[tuple[str, str, str]], list[str]]:
     """Render jobs in parallel and record every finished rendition in the catalog."""
-    workers = cfg.encode.jobs or os.cpu_count() or 1
     made: list[Rendition] = []
     errors: list[tuple[str, str, str]] = []
     notes: list[str] = []
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = [pool.submit(render_job, j, settings(cfg)) for j in jobs]
-        for fut in as_completed(futures):
-            result = fut.result()
+    with compute.render_jobs(cfg, jobs, settings(cfg)) as results:  # local pool or Dask ([compute])
+        for result in results:
             for r in result.renditions:
                 rel = relative(r, cfg.library)
                 catalog.add_rendition(rel)

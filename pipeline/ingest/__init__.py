@@ -28,6 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterator
 
+from .. import compute
 from ..catalog import Catalog, now_iso
 from ..config import Config
 from ..errors import DangkeError, InputRejected, ToolError, ToolInterrupted
@@ -128,6 +129,8 @@ def ingest_pass(cfg: Config, catalog: Catalog, settle_s: float | None = None,
             settler.observe(watched)
             ready = {p for p in watched if settler.is_settled(p)}
         busy = files.open_for_writing(watched)
+        judged = compute.analyses(cfg, catalog, [p for p in candidates if p in ready and p not in busy
+                                                 and p.name not in pending])  # {} unless [compute] scheduler
         for path in candidates:
             side = files.sidecar_for(path)
             name = files.display_name(path.name)
@@ -144,7 +147,7 @@ def ingest_pass(cfg: Config, catalog: Catalog, settle_s: float | None = None,
                 stopped = True
                 waiting.append(Waiting(name, "not started: ingest was stopped", "尚未處理：匯入已停止"))
             elif path.exists():
-                result = ingest_file(cfg, catalog, path, side)
+                result = ingest_file(cfg, catalog, path, side, judged=judged)
                 if settler is not None and isinstance(result, Waiting) and result.retry_after_s:
                     settler.defer(path, result.retry_after_s)
                 results.append(result)
@@ -174,9 +177,11 @@ def _original_path(cfg: Config, sha256: str, name: str) -> Path:
     return cfg.library / "originals" / sha256[:2] / f"{sha256}{files.library_extension(name)}"
 
 
-def ingest_file(cfg: Config, catalog: Catalog, path: Path, sidecar: Path | None = None
+def ingest_file(cfg: Config, catalog: Catalog, path: Path, sidecar: Path | None = None,
+                judged: dict[str, compute.Analysis] | None = None
                 ) -> Accepted | Rejected | Duplicate | Waiting | Retry:
-    """Take one complete inbox file and its sidecar (call with the ingest lock held)."""
+    """Take one complete inbox file and its sidecar (call with the ingest lock held).
+    ``judged``: analyses already made on a cluster, by sha256 (:func:`pipeline.compute.analyses`)."""
     name = files.display_name(path.name)
     seen = files.snapshot(path)
     side_seen = files.snapshot(sidecar) if sidecar is not None else None
@@ -195,7 +200,7 @@ def ingest_file(cfg: Config, catalog: Catalog, path: Path, sidecar: Path | None 
         if catalog.has_source(sha):
             return journal.remove_duplicate(cfg, catalog, path, sidecar, sha, name)
         side_meta, side_notes = _sidecar_meta(sidecar)
-        findings = _judge(cfg, path)
+        findings = judged[sha].get() if judged and sha in judged else _judge(cfg, path)
         meta = metadata.merge(side_meta, metadata.from_name(name), metadata.from_tags(tags.read_tags(path)))
         _require_codes(meta)
     except Truncated as exc:

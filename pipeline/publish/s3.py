@@ -161,6 +161,14 @@ class S3Store:
         except (BotoCoreError, ClientError) as exc:
             raise self._fail(f"download of {key}", exc) from exc
 
+    def download(self, key: str, dest: str) -> None:
+        """Stream object ``key`` into the local file ``dest`` (in parts for large
+        objects; the caller verifies its sha256). Raises StoreError."""
+        try:
+            self.client.download_file(self.bucket, self._key(key), dest, Config=self.transfer)
+        except (BotoCoreError, ClientError) as exc:
+            raise self._fail(f"download of {key}", exc) from exc
+
     def head(self, key: str) -> Stat | None:
         try:
             r = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
