@@ -409,10 +409,14 @@ def run(obj: Context, quarter: str | None, date: str | None, days: int) -> None:
 @click.option("--cache", metavar="DIR", type=click.Path(path_type=Path), default=None,
               help="Local audio cache (default: ~/.cache/dangke/audio).")
 @click.option("--reassign", is_flag=True, help="Load a card that belongs to another device.")
+@click.option("--readback", "readback", metavar="DIR", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Where the card's play logs are kept before loading (default: the station's "
+              "library/readback, else ~/.local/share/dangke/readback).")
 @click.pass_obj
 def card(obj: Context, device_id: str, quarter: str, to: Path, source: str | None, cache: Path | None,
-         reassign: bool) -> None:
-    """Load a device's quarterly playlist onto its card, in play order."""
+         reassign: bool, readback: Path | None) -> None:
+    """Load a device's quarterly playlist onto its card, in play order (its play logs
+    are read back and stored first)."""
     from .card import cache_dir, load_card, open_source, quarter_text, read_published
     from .cardfs import open_card
     try:
@@ -437,7 +441,11 @@ def card(obj: Context, device_id: str, quarter: str, to: Path, source: str | Non
         now = dt.datetime.now(obj.cfg.tz)
     except ConfigError:
         now = dt.datetime.now().astimezone()
+    back = _read_back_card(obj, target, device_id, readback, now)
     report = load_card(pub, src, target, cache or cache_dir(), reassign=reassign, now=now, progress=show)
+    if back.readback is not None:
+        from .listens import clear_logs
+        clear_logs(target, back.readback)
     if report.up_to_date and report.relabelled_from:
         say(f"card {report.device_id} {report.quarter} (generation {report.generation}) at {report.card}: "
             f"every file was in place already; deployment.json updated from {report.relabelled_from}")
@@ -449,6 +457,46 @@ def card(obj: Context, device_id: str, quarter: str, to: Path, source: str | Non
     say(f"card {report.device_id} {report.quarter} (generation {report.generation}) at {report.card}: "
         f"{report.kept} kept, {report.copied} copied ({report.bytes_copied / 1e6:.1f} MB), {report.removed} removed"
         + (f", resumed after {report.resumed} file(s) already in place" if report.resumed else ""))
+
+
+# -- listening: card read-backs and downloads (issue 15) ----------------------------------
+def _read_back_card(obj: Context, target, device_id: str, root: Path | None, now: dt.datetime):
+    """Store and verify what the device left on the card, and print what it played."""
+    from .listens import default_readback_root, read_card, station_readback_root
+    try:
+        cfg = obj.cfg
+    except ConfigError:
+        cfg = None
+    where = root or (station_readback_root(cfg.library) if cfg else default_readback_root())
+    if cfg is not None:
+        with obj.catalog() as cat:
+            back = read_card(target, device_id, where, now.tzinfo, catalog=cat, now=now)
+    else:
+        back = read_card(target, device_id, where, now.tzinfo, now=now)
+    say(_played_line(back))
+    return back
+
+
+def _played_line(back) -> str:
+    """The crew's one line on what the device played last quarter."""
+    rb, c = back.readback, back.listening
+    if rb is None or c is None:
+        return "played: nothing to read back (a new card, no deployment.json or play log)"
+    head = f"played in {rb.quarter}" + (f" (loaded {rb.loaded_at[:10]})" if rb.loaded_at else "")
+    again = "" if rb.new else " [read before; stored once]"
+    cut = f"; {c.truncated + c.bad} unreadable line(s) left out" if c.truncated + c.bad else ""
+    if c.kind == "none":
+        opened = sum(1 for _n, _s, a in rb.listing if a and rb.loaded_at and a > rb.loaded_at[:10])
+        seen = f"; {opened} of {len(rb.listing)} file(s) opened since loading (FAT access dates)" if opened else ""
+        return f"{head}: the player keeps no play log, so plays are unknown{seen}{again}"
+    if c.plays == 0:
+        return f"{head}: no plays logged: the card came back unplayed{cut}{again}"
+    when = f"; last play {c.last_play.date().isoformat()}" if c.last_play else \
+        ("; no dates (the player has no clock)" if c.kind == "timeless" else "")
+    rated = f", {c.listened} listened at least half, {c.skipped} skipped" if c.kind != "counter" else ""
+    other = f", {c.unmatched} of other files" if c.unmatched else ""
+    return (f"{head}: {c.plays} play(s) of {c.lessons_played} of {c.carried} lesson(s){rated}{other}; "
+            f"{c.lessons_completed} played fully{when}{cut}{again}")
 
 
 @cli.command()

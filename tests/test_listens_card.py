@@ -1,0 +1,183 @@
+"""Play logs read back at refresh (issue 15): real FAT32 images (mkfs.vfat + mtools) with a
+``.scrobbler.log`` written the way Rockbox's scrobbler writes it (header, ``#TZ/UNKNOWN``
+local times, ``S`` skips, an untagged file logged by its path, a ``# FAILED - `` entry
+and a last line cut off by a power loss), read back before the loader writes anything,
+stored and verified beside the catalog, recorded once when the card is read twice, and
+never lost when the load is interrupted."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import zoneinfo
+from pathlib import Path
+
+import pytest
+
+from pipeline.cardfs import ImageCard, MountedCard
+from pipeline.catalog import Catalog
+from pipeline.listens import import_readbacks, read_card
+from pipeline.listens.playlog import parse_counter, parse_scrobbler
+from pipeline.listens.readback import verify
+from tests.conftest import run_cli
+from tests.test_card import MTOOLS, Q1, Q2, WHEN, Station, card_file, fat32
+
+TZ = zoneinfo.ZoneInfo("Asia/Shanghai")
+HEADER = ("#AUDIOSCROBBLER/1.1\n#TZ/UNKNOWN\n#CLIENT/Rockbox sansaclipplus $Revision$\n"
+          "#ARTIST #ALBUM #TITLE #TRACKNUM #LENGTH #RATING #TIMESTAMP #MUSICBRAINZ_TRACKID\n")
+
+
+def wall(y, mo, d, h, mi) -> int:
+    """A Rockbox ``#TZ/UNKNOWN`` timestamp: the player's wall clock read as if UTC."""
+    return int(dt.datetime(y, mo, d, h, mi, tzinfo=dt.timezone.utc).timestamp())
+
+
+def rockbox_log(lines: list[tuple], cut: str = "") -> bytes:
+    """Lines ``(artist, album, title, track, length_s, rating, started)`` as Rockbox writes
+    them, and optionally a last line without its newline (the write cut off)."""
+    body = "".join(f"{a}\t{al}\t{t}\t{n}\t{ln}\t{r}\t{ts}\t\n" for a, al, t, n, ln, r, ts in lines)
+    return (HEADER + body + cut).encode("utf-8")
+
+
+def put(image: Path, name: str, data: bytes, tmp: Path) -> None:
+    local = tmp / "put.bin"
+    local.write_bytes(data)
+    subprocess.run(["mcopy", "-o", "-i", str(image), str(local), f"::/{name}"], check=True, env=MTOOLS, timeout=60)
+
+
+def exists(image: Path, name: str) -> bool:
+    return subprocess.run(["mdir", "-b", "-i", str(image), f"::/{name}"], capture_output=True, env=MTOOLS,
+                          timeout=60).returncode == 0
+
+
+def titles(pl) -> list[str]:
+    return [i.title for i in pl.items]
+
+
+def q1_log(pl) -> bytes:
+    t = titles(pl)
+    return rockbox_log([
+        ("林老師", "黨課隨身聽", t[0], 1, 15, "L", wall(2027, 1, 10, 19, 30)),
+        ("林老師", "黨課隨身聽", t[1], 2, 11, "S", wall(2027, 1, 10, 19, 45)),
+        ("<UNTAGGED>", "", f"/DANGKE/{pl.items[2].card_path}", "", 7, "L", wall(2027, 2, 1, 6, 5)),
+        ("林老師", "黨課隨身聽", t[0], 1, 15, "L", wall(2027, 3, 28, 20, 0)),
+        ("Some Singer", "", "A song of my own", "", 200, "L", wall(2027, 3, 29, 8, 0)),
+    ]) + ("# FAILED - 林老師\t黨課隨身聽\t" + t[1] + "\t2\t11\tL\t" + str(wall(2027, 3, 30, 9, 0)) + "\t\n"
+          ).encode() + f"林老師\t黨課隨身聽\t{t[3]}\t4\t3\tL\t18".encode()
+
+
+def test_rockbox_log_quirks_are_parsed_as_rockbox_writes_them():
+    pl_titles = ["黨史第一講", "牢記初心使命"]
+    data = rockbox_log([("林老師", "", pl_titles[0], 1, 15, "L", wall(2027, 1, 10, 19, 30)),
+                        ("林老師", "", pl_titles[1], 2, 11, "S", 0)], cut="林老師\t\t黨史")
+    log = parse_scrobbler(data, TZ)
+    assert (log.tz, log.client, log.truncated, log.bad) == ("UNKNOWN", "Rockbox sansaclipplus $Revision$", 1, 0)
+    first, second = log.plays
+    # local wall-clock time without a zone: 19:30 on the player is 19:30 in the station's zone
+    assert first.started == dt.datetime(2027, 1, 10, 19, 30, tzinfo=TZ) and first.listened
+    assert second.started is None and second.rating == "S"
+    utc = parse_scrobbler(data.replace(b"#TZ/UNKNOWN", b"#TZ/UTC"), TZ)
+    assert utc.plays[0].started == dt.datetime(2027, 1, 11, 3, 30, tzinfo=TZ)
+    counts, bad = parse_counter("# name,plays,completed\n001_黨史第一講.mp3,3,2\n002_x.mp3\t1\nbroken\n".encode())
+    assert [(c.name, c.plays, c.completed) for c in counts] == [("001_黨史第一講.mp3", 3, 2), ("002_x.mp3", 1, None)]
+    assert bad == 1
+
+
+@pytest.fixture
+def loaded(tmp_path):
+    """A card loaded for 2027Q1 that then spent the quarter in a Rockbox player."""
+    station = Station(tmp_path / "public")
+    pl = station.publish("LJ-00001", "2027Q1", Q1)
+    img = fat32(tmp_path / "card.img")
+    station.load("LJ-00001", "2027Q1", ImageCard(img), tmp_path / "cache")
+    put(img, ".scrobbler.log", q1_log(pl), tmp_path)
+    return station, pl, img
+
+
+def test_the_log_is_read_back_stored_verified_and_recorded_once(loaded, tmp_path):
+    station, pl, img = loaded
+    root = tmp_path / "library" / "readback"
+    with Catalog(tmp_path / "library" / "catalog.sqlite") as cat:
+        back = read_card(ImageCard(img), "LJ-00001", root, TZ, catalog=cat, now=WHEN)
+        rb, c = back.readback, back.listening
+        assert (rb.device_id, rb.quarter, rb.generation, rb.new) == ("LJ-00001", "2027Q1", 1, True)
+        assert verify(rb.folder) and (rb.folder / ".scrobbler.log").read_bytes() == card_file(img, ".scrobbler.log")
+        assert json.loads((rb.folder / "deployment.json").read_bytes())["files"][0]["lesson_id"] == "id-黨史第一講"
+        # 5 plays kept: the FAILED entry is left out, the cut-off line dropped, the song is not a lesson
+        assert (c.kind, c.plays, c.listened, c.skipped, c.unmatched, c.truncated) == ("scrobbler", 5, 4, 1, 1, 1)
+        assert (c.lessons_played, c.lessons_completed, c.carried) == (3, 2, 5)
+        assert c.last_play == dt.datetime(2027, 3, 29, 8, 0, tzinfo=TZ)
+        rows = cat.db.execute("SELECT lesson_id, rating, started FROM card_plays ORDER BY started").fetchall()
+        assert [tuple(r) for r in rows][:3] == [("id-黨史第一講", "L", "2027-01-10T19:30:00+08:00"),
+                                                ("id-牢記初心使命", "S", "2027-01-10T19:45:00+08:00"),
+                                                (f"id-{Q1[2][0]}", "L", "2027-02-01T06:05:00+08:00")]
+        # the same card read again: the same stored read-back, nothing recorded twice
+        again = read_card(ImageCard(img), "LJ-00001", root, TZ, catalog=cat, now=WHEN + dt.timedelta(hours=1))
+        assert again.readback.readback_id == rb.readback_id and not again.readback.new
+        assert cat.db.execute("SELECT COUNT(*) FROM card_plays").fetchone()[0] == 5
+        assert cat.db.execute("SELECT COUNT(*) FROM card_readbacks").fetchone()[0] == 1
+        assert len(list(root.glob("*/*/*/readback.json"))) == 1
+        # a crew's folder imported again at the station adds nothing either
+        assert import_readbacks(cat, root, TZ).recorded == 0
+
+
+def test_the_card_command_prints_last_quarters_plays_stores_them_first_and_clears_the_log(loaded, tmp_path, capsys):
+    station, pl, img = loaded
+    station.publish("LJ-00001", "2027Q2", Q2)
+    rb_dir = tmp_path / "crew-readback"
+    assert run_cli("card", "LJ-00001", "--quarter", "2027Q2", "--to", img, "--from", station.root.as_uri(),
+                   "--cache", tmp_path / "cache", "--readback", rb_dir) == 0
+    out = capsys.readouterr().out.splitlines()
+    played = [line for line in out if line.startswith("played in 2027Q1")]
+    assert played == [out[0]] and "5 play(s) of 3 of 5 lesson(s), 4 listened at least half, 1 skipped" in out[0]
+    assert "2 played fully; last play 2027-03-29" in out[0] and "1 unreadable line(s)" in out[0]
+    assert "card LJ-00001 2027Q2" in out[-1]
+    assert not exists(img, ".scrobbler.log")  # stored, so cleared for next quarter's plays
+    (stored,) = rb_dir.glob("LJ-00001/2027Q1/*/.scrobbler.log")
+    assert stored.read_bytes() == q1_log(pl)
+    # next time the card comes back without a log (the player logged nothing): unplayed
+    put(img, ".scrobbler.log", HEADER.encode(), tmp_path)
+    assert run_cli("card", "LJ-00001", "--quarter", "2027Q2", "--to", img, "--from", station.root.as_uri(),
+                   "--cache", tmp_path / "cache", "--readback", rb_dir) == 0
+    assert "played in 2027Q2" in (line := capsys.readouterr().out.splitlines()[0]) and "came back unplayed" in line
+
+
+def test_an_interrupted_load_never_loses_the_log(loaded, tmp_path):
+    station, pl, img = loaded
+    station.publish("LJ-00001", "2027Q2", Q2)
+    root = tmp_path / "readback"
+    from pipeline.card import StoreSource, load_card, read_published
+    src = StoreSource(station.store)
+    pub = read_published(src, "LJ-00001", "2027Q2")
+    back = read_card(ImageCard(img), "LJ-00001", root, TZ, now=WHEN)
+    steps = []
+
+    def pull_the_card(action, name, size):
+        steps.append(action)
+        if action == "copy":
+            raise KeyboardInterrupt("card pulled")
+    with pytest.raises(KeyboardInterrupt):
+        load_card(pub, src, ImageCard(img), tmp_path / "cache", now=WHEN, progress=pull_the_card)
+    assert verify(back.readback.folder)
+    # run again: the log (still on the card) is the same read-back; the load finishes
+    again = read_card(ImageCard(img), "LJ-00001", root, TZ, now=WHEN)
+    assert again.readback.readback_id == back.readback.readback_id
+    load_card(pub, src, ImageCard(img), tmp_path / "cache", now=WHEN)
+    with Catalog(tmp_path / "cat.sqlite") as cat:
+        assert import_readbacks(cat, root, TZ).recorded == 1
+        assert cat.db.execute("SELECT SUM(plays) FROM card_plays WHERE lesson_id IS NOT NULL").fetchone()[0] == 4
+
+
+def test_a_mounted_card_with_a_play_counter_and_access_dates(tmp_path):
+    station = Station(tmp_path / "public")
+    pl = station.publish("LJ-00002", "2027Q1", Q1)
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    station.load("LJ-00002", "2027Q1", MountedCard(mnt), tmp_path / "cache")
+    names = [i.card_path for i in pl.items]
+    (mnt / "PLAYCNT.TXT").write_text(f"{names[0]},4,3\n{names[1]},1,0\n", encoding="utf-8")
+    back = read_card(MountedCard(mnt), "LJ-00002", tmp_path / "rb", TZ, now=WHEN)
+    c = back.listening
+    assert (c.kind, c.plays, c.lessons_played, c.lessons_completed) == ("counter", 5, 2, 1)
+    assert all(a is not None for _n, _s, a in back.readback.listing)
