@@ -500,6 +500,50 @@ def _played_line(back) -> str:
 
 
 @cli.command()
+@click.option("--logs", "logs", metavar="PATH|s3://...", multiple=True,
+              help="Access logs to count downloads from: a file, a folder, or an s3:// prefix (S3 server access "
+                   "logs; common/combined logs of an HTTP server or CDN). May be given more than once.")
+@click.option("--cards", "cards", metavar="DIR", multiple=True, type=click.Path(file_okay=False, path_type=Path),
+              help="A folder of card read-backs to record (a crew's ~/.local/share/dangke/readback).")
+@click.pass_obj
+def listens(obj: Context, logs: tuple[str, ...], cards: tuple[Path, ...]) -> None:
+    """Count downloads from access logs (IAB v2.1) and record card read-backs."""
+    from .listens import import_readbacks, station_readback_root
+    from .listens.downloads import count_downloads
+    if not logs and not cards:
+        raise UsageError("nothing to do", fix="give --logs PATH|s3://bucket/prefix and/or --cards DIR")
+    cfg = obj.cfg
+    with obj.catalog() as cat:
+        for folder in (station_readback_root(cfg.library), *cards):
+            r = import_readbacks(cat, folder, cfg.tz)
+            if folder in cards or r.recorded:
+                say(f"cards: {r.found} read-back(s) in {folder}, {r.recorded} newly recorded")
+            for bad in r.broken:
+                problem(f"card read-back {bad} is incomplete or damaged; read that card again")
+                obj.fail()
+        for spec in logs:
+            store = None
+            if spec.startswith("s3://"):
+                from .publish.store import open_store
+                p = cfg.publish
+                store = open_store(spec, cfg.root, endpoint_url=p.endpoint_url, region=p.region,
+                                   addressing_style=p.addressing_style, timeout_s=p.timeout_s,
+                                   retry_mode=p.retry_mode, max_attempts=p.max_attempts)
+            elif not Path(spec).exists():
+                raise UsageError(f"no access logs at {spec}", fix="give a log file, a folder or s3://bucket/prefix")
+            r = count_downloads(cat, spec, cfg.tz, cfg.feeds.lesson_profile, store=store)
+            outcomes = ", ".join(f"{n} {k}" for k, n in r.outcomes)
+            say(f"downloads: {r.downloads} new from {r.lines} line(s) of {r.sources} log file(s) at {spec}"
+                + (f" ({r.seen_before} counted before)" if r.seen_before else "")
+                + (f"; requests: {outcomes}" if outcomes else ""))
+            if r.unparsed:
+                problem(f"downloads: {r.unparsed} line(s) of {spec} are in no known log format and were not "
+                        "counted (S3 server access log, combined or common)")
+            if r.closed_days:
+                say(f"downloads: day(s) {', '.join(r.closed_days)} closed: their hashed clients are deleted")
+
+
+@cli.command()
 @click.pass_obj
 def status(obj: Context) -> None:
     """What is where, what failed."""
