@@ -181,3 +181,51 @@ def test_a_mounted_card_with_a_play_counter_and_access_dates(tmp_path):
     c = back.listening
     assert (c.kind, c.plays, c.lessons_played, c.lessons_completed) == ("counter", 5, 2, 1)
     assert all(a is not None for _n, _s, a in back.readback.listing)
+
+
+def test_the_summary_divides_by_reporting_devices_only():
+    from pipeline.listens.summary import DevicePlays, ListeningFacts, summarize_listening
+    facts = ListeningFacts("2027Q1", (
+        DevicePlays("A", "scrobbler", frozenset({"L1", "L2"}), (("L1", 3, 3, 2), ("L2", 1, 1, 0))),
+        DevicePlays("B", "scrobbler", frozenset({"L1", "L2"})),
+        DevicePlays("C", "none", frozenset({"L1"}))),
+        downloads=(("2027-01-10", "L1", "lessons-cmn", 4), ("2027-01-11", "L1", "lessons-cmn", 1),
+                   ("2027-01-11", "", "", 2)), titles=(("L1", "黨史第一講"),))
+    s = summarize_listening(facts, {"A": "琯頭鎮", "B": "琯頭鎮", "C": "黃岐鎮"})
+    l1, l2 = s.lessons
+    assert (l1.carrying, l1.reporting, l1.played, l1.share_played, l1.completion) == (3, 2, 1, 0.5, 2 / 3)
+    assert (l2.played, l2.completion) == (1, 0.0) and l1.title == "黨史第一講"
+    assert (s.read, s.reporting, s.unplayed, s.without_log) == (3, 2, ("B",), ("C",))
+    assert [(t.township, t.read, t.reporting, t.unplayed) for t in s.townships] == \
+        [("琯頭鎮", 2, 2, ("B",)), ("黃岐鎮", 1, 0, ())]
+    assert [(r.township, r.lesson_id, r.reporting) for r in s.by_township] == \
+        [("琯頭鎮", "L1", 2), ("琯頭鎮", "L2", 2), ("黃岐鎮", "L1", 0)]
+    assert [(f.feed, f.downloads, f.days) for f in s.feeds] == [("", 2, 1), ("lessons-cmn", 5, 2)]
+
+
+def test_status_shows_plays_per_lesson_and_township_and_unplayed_cards(tmp_path, capsys):
+    from tests.conftest import make_station
+    cfg = make_station(tmp_path / "st")
+    station = Station(tmp_path / "public")
+    cards = {}
+    for device in ("LJ-00001", "LJ-00002"):
+        pl = station.publish(device, "2027Q1", Q1)
+        cards[device] = fat32(tmp_path / f"{device}.img")
+        station.load(device, "2027Q1", ImageCard(cards[device]), tmp_path / "cache")
+    put(cards["LJ-00001"], ".scrobbler.log", q1_log(pl), tmp_path)
+    put(cards["LJ-00002"], ".scrobbler.log", HEADER.encode(), tmp_path)
+    for device in ("LJ-00001", "LJ-00002"):
+        station.publish(device, "2027Q2", Q2)
+    capsys.readouterr()
+    for device, img in cards.items():
+        assert run_cli("--config", cfg, "card", device, "--quarter", "2027Q2", "--to", img, "--from",
+                       station.root.as_uri(), "--cache", tmp_path / "cache") == 0
+    assert list((tmp_path / "st" / "library" / "readback").glob("*/2027Q1/*/readback.json"))
+    capsys.readouterr()
+    assert run_cli("--config", cfg, "status") == 0
+    out = capsys.readouterr().out
+    assert "listening 2027Q1: 2 card(s) read back, 2 with a play log or counter" in out
+    assert "came back unplayed: 1 device(s): LJ-00002" in out
+    assert "  鳳城鎮: 2 read back, 2 reporting, 1 unplayed" in out
+    assert "鳳城鎮 id-牢記初心使命: 1/2 device(s) (50%), completion 0%" in out
+    assert "id-黨史第一講: played on 1 of 2 reporting device(s) (50%), 2 play(s), completion 100%" in out
