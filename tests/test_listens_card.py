@@ -107,6 +107,8 @@ def test_the_log_is_read_back_stored_verified_and_recorded_once(loaded, tmp_path
         # 5 plays kept: the FAILED entry is left out, the cut-off line dropped, the song is not a lesson
         assert (c.kind, c.plays, c.listened, c.skipped, c.unmatched, c.truncated) == ("scrobbler", 5, 4, 1, 1, 1)
         assert (c.lessons_played, c.lessons_completed, c.carried) == (3, 2, 5)
+        # FAT keeps a last-access date: mcopy wrote (and so accessed) the files today
+        assert {a for _n, _s, a in rb.listing} == {dt.date.today().isoformat()}
         assert c.last_play == dt.datetime(2027, 3, 29, 8, 0, tzinfo=TZ)
         rows = cat.db.execute("SELECT lesson_id, rating, started FROM card_plays ORDER BY started").fetchall()
         assert [tuple(r) for r in rows][:3] == [("id-黨史第一講", "L", "2027-01-10T19:30:00+08:00"),
@@ -229,3 +231,17 @@ def test_status_shows_plays_per_lesson_and_township_and_unplayed_cards(tmp_path,
     assert "  鳳城鎮: 2 read back, 2 reporting, 1 unplayed" in out
     assert "鳳城鎮 id-牢記初心使命: 1/2 device(s) (50%), completion 0%" in out
     assert "id-黨史第一講: played on 1 of 2 reporting device(s) (50%), 2 play(s), completion 100%" in out
+
+
+def test_a_crews_read_backs_are_recorded_at_the_station_once(loaded, tmp_path, capsys):
+    from tests.conftest import make_station
+    station, pl, img = loaded
+    crew = tmp_path / "crew"
+    read_card(ImageCard(img), "LJ-00001", crew, TZ, now=WHEN)
+    cfg = make_station(tmp_path / "st")
+    capsys.readouterr()
+    assert run_cli("--config", cfg, "listens", "--cards", crew) == 0
+    assert f"cards: 1 read-back(s) in {crew}, 1 newly recorded" in capsys.readouterr().out
+    assert run_cli("--config", cfg, "listens", "--cards", crew) == 0
+    assert f"cards: 1 read-back(s) in {crew}, 0 newly recorded" in capsys.readouterr().out
+    assert run_cli("--config", cfg, "listens") == 2

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .cardplays import CardListening
 from .readback import Readback, clear_logs, load_readback, read_back, readback_folders
-from .store import analyze, index_readback, lesson_index
+from .store import analyze, ensure_schema, index_readback, lesson_index
 
 
 def default_readback_root() -> Path:
@@ -74,10 +74,14 @@ def import_readbacks(catalog, root: Path, tz: dt.tzinfo) -> ImportReport:
     """Record every complete read-back under ``root`` (a crew's folder brought back to
     the station, or the station's own) in the catalog; each only once."""
     index = lesson_index(catalog)
+    ensure_schema(catalog.db)
+    known = {r[0][:20] for r in catalog.db.execute("SELECT readback_id FROM card_readbacks")}
     found = recorded = 0
     broken = []
     for folder in readback_folders(root):
         found += 1
+        if folder.name in known:  # recorded before (the folder is named by its id)
+            continue
         try:
             rb = load_readback(folder)
         except Exception:

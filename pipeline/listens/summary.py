@@ -136,7 +136,8 @@ def load_facts(catalog, quarter: str) -> ListeningFacts:
                            (quarter,)):
         kinds[d] = k  # a device that reported once in the quarter reported
     carried: dict[str, set[str]] = defaultdict(set)
-    for rid, lesson in db.execute("SELECT readback_id, lesson_id FROM card_files WHERE lesson_id IS NOT NULL"):
+    for rid, lesson in db.execute("SELECT f.readback_id, f.lesson_id FROM card_files f JOIN card_readbacks r"
+                                  " USING (readback_id) WHERE r.quarter=? AND f.lesson_id IS NOT NULL", (quarter,)):
         carried[rid].add(lesson)
     plays: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0, 0]))
     for device, lesson, rating, n, completed in db.execute(
