@@ -29,6 +29,7 @@ FORMATS = (("s3", S3_HEAD + " %{rest}x"), ("s3", S3_HEAD),
            ("combined-range", apachelogs.COMBINED + ' "%{Range}i"'),
            ("combined", apachelogs.COMBINED), ("common", apachelogs.COMMON))
 _PARSERS = tuple((name, apachelogs.LogParser(fmt)) for name, fmt in FORMATS)
+_LAST = [0]
 _RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
 
 
@@ -62,11 +63,14 @@ def _int(value: object) -> int | None:
 def parse_line(line: str) -> Request | None:
     """The :class:`Request` of one log line, or None when no known format matches."""
     line = line.rstrip("\r\n")
-    for name, parser in _PARSERS:
+    first = _LAST[0]  # a log is one format: try the one that matched last first
+    for n in (first, *(i for i in range(len(_PARSERS)) if i != first)):
+        name, parser = _PARSERS[n]
         try:
             e = parser.parse(line)
         except apachelogs.InvalidEntryError:
             continue
+        _LAST[0] = n
         d = e.directives
         method, _, rest = (d.get("%r") or "").partition(" ")
         target = rest.rsplit(" ", 1)[0] if " HTTP/" in rest else rest
