@@ -179,17 +179,18 @@ def _use_listens(catalog: Catalog, quarter: Quarter, previous: dict, rules: Quar
     return heard(previous, facts), dataclasses.replace(rules, completion=completion(facts)), notes, facts
 
 
-def _repeats(result, facts) -> tuple[PlanProblem, ...]:
-    """Shortfalls of devices that carry again a lesson they played fully (the rules or
-    the library left no other choice)."""
+def _repeats(result, facts, by_profile: dict[str, list[Track]]) -> tuple[PlanProblem, ...]:
+    """Shortfalls of devices that carry again a lesson they played fully (not evergreen:
+    the rules, a must-carry, an order or the library left no other choice)."""
     from playlists.listens import repeats
     out = []
     by_id = {d.device_id: d for d in facts.devices}
+    evergreen = {t.lesson_id for ts in by_profile.values() for t in ts if t.evergreen}
     for pl in result.playlists:
-        again = repeats((i.lesson_id for i in pl.items), by_id.get(pl.device_id))
+        again = [i for i in repeats((i.lesson_id for i in pl.items), by_id.get(pl.device_id)) if i not in evergreen]
         if again:
             out.append(PlanProblem(pl.device_id, f"{pl.device_id}: carries again {len(again)} lesson(s) it "
-                                   f"played fully ({', '.join(again[:5])}): too few other lessons fit the rules",
+                                   f"played fully ({', '.join(again[:5])}): the rules or wishes needed them",
                                    "repeat"))
     return tuple(out)
 
@@ -214,7 +215,7 @@ def run_plan(cfg: Config, catalog: Catalog, quarter: Quarter) -> PlanReport:
                           orders=orders, mapper=process_map(cfg.plan.jobs))
     if listen_notes:
         result = dataclasses.replace(result, notes=tuple(listen_notes) + result.notes,
-                                     shortfalls=result.shortfalls + _repeats(result, listening))
+                                     shortfalls=result.shortfalls + _repeats(result, listening, by_profile))
     by_id = {d.device_id: d for d in devices}
     library = {t.lesson_id: t for ts in by_profile.values() for t in ts}
     problems = list(result.problems)
