@@ -430,7 +430,6 @@ def card(obj: Context, device_id: str, quarter: str, to: Path, source: str | Non
         src = open_source(obj.cfg.station.base_url)
     else:
         src = open_source(source)
-    pub = read_published(src, device_id, q)
     target = open_card(to)
     verbs = {"remove": "removed", "keep": "kept   ", "copy": "copied "}
 
@@ -441,7 +440,8 @@ def card(obj: Context, device_id: str, quarter: str, to: Path, source: str | Non
         now = dt.datetime.now(obj.cfg.tz)
     except ConfigError:
         now = dt.datetime.now().astimezone()
-    back = _read_back_card(obj, target, device_id, readback, now)
+    back = _read_back_card(obj, target, device_id, readback, now)  # first: kept even if the store is down
+    pub = read_published(src, device_id, q)
     report = load_card(pub, src, target, cache or cache_dir(), reassign=reassign, now=now, progress=show)
     if back.readback is not None:
         from .listens import clear_logs
