@@ -245,3 +245,14 @@ def test_a_crews_read_backs_are_recorded_at_the_station_once(loaded, tmp_path, c
     assert run_cli("--config", cfg, "listens", "--cards", crew) == 0
     assert f"cards: 1 read-back(s) in {crew}, 0 newly recorded" in capsys.readouterr().out
     assert run_cli("--config", cfg, "listens") == 2
+
+
+def test_the_log_is_kept_even_when_the_store_cannot_be_reached(loaded, tmp_path, capsys):
+    station, pl, img = loaded
+    rb_dir = tmp_path / "rb"
+    assert run_cli("card", "LJ-00001", "--quarter", "2027Q2", "--to", img, "--from", "http://127.0.0.1:9/",
+                   "--readback", rb_dir) == 1
+    captured = capsys.readouterr()
+    assert captured.out.startswith("played in 2027Q1") and "cannot read" in captured.err
+    assert len(list(rb_dir.glob("LJ-00001/2027Q1/*/.scrobbler.log"))) == 1
+    assert exists(img, ".scrobbler.log")  # nothing on the card changed
