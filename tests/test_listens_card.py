@@ -64,7 +64,8 @@ def q1_log(pl) -> bytes:
         ("林老師", "黨課隨身聽", t[0], 1, 15, "L", wall(2027, 3, 28, 20, 0)),
         ("Some Singer", "", "A song of my own", "", 200, "L", wall(2027, 3, 29, 8, 0)),
     ]) + ("# FAILED - 林老師\t黨課隨身聽\t" + t[1] + "\t2\t11\tL\t" + str(wall(2027, 3, 30, 9, 0)) + "\t\n"
-          ).encode() + f"林老師\t黨課隨身聽\t{t[3]}\t4\t3\tL\t18".encode()
+          ).encode() + f"林老師\t黨課隨身聽\t{t[4]}\t5\t6\tS\t{wall(2000, 1, 1, 0, 3)}\t\n".encode() \
+        + f"林老師\t黨課隨身聽\t{t[3]}\t4\t3\tL\t18".encode()
 
 
 def test_rockbox_log_quirks_are_parsed_as_rockbox_writes_them():
@@ -104,20 +105,24 @@ def test_the_log_is_read_back_stored_verified_and_recorded_once(loaded, tmp_path
         assert (rb.device_id, rb.quarter, rb.generation, rb.new) == ("LJ-00001", "2027Q1", 1, True)
         assert verify(rb.folder) and (rb.folder / ".scrobbler.log").read_bytes() == card_file(img, ".scrobbler.log")
         assert json.loads((rb.folder / "deployment.json").read_bytes())["files"][0]["lesson_id"] == "id-黨史第一講"
-        # 5 plays kept: the FAILED entry is left out, the cut-off line dropped, the song is not a lesson
-        assert (c.kind, c.plays, c.listened, c.skipped, c.unmatched, c.truncated) == ("scrobbler", 5, 4, 1, 1, 1)
-        assert (c.lessons_played, c.lessons_completed, c.carried) == (3, 2, 5)
+        # 6 plays kept: the FAILED entry is left out, the cut-off line dropped, the song is not a lesson
+        assert (c.kind, c.plays, c.listened, c.skipped, c.unmatched, c.truncated) == ("scrobbler", 6, 4, 2, 1, 1)
+        assert (c.lessons_played, c.lessons_completed, c.carried) == (4, 2, 5)
         # FAT keeps a last-access date: mcopy wrote (and so accessed) the files today
         assert {a for _n, _s, a in rb.listing} == {dt.date.today().isoformat()}
         assert c.last_play == dt.datetime(2027, 3, 29, 8, 0, tzinfo=TZ)
-        rows = cat.db.execute("SELECT lesson_id, rating, started FROM card_plays ORDER BY started").fetchall()
+        rows = cat.db.execute("SELECT lesson_id, rating, started FROM card_plays WHERE started IS NOT NULL"
+                              " ORDER BY started").fetchall()
         assert [tuple(r) for r in rows][:3] == [("id-黨史第一講", "L", "2027-01-10T19:30:00+08:00"),
                                                 ("id-牢記初心使命", "S", "2027-01-10T19:45:00+08:00"),
                                                 (f"id-{Q1[2][0]}", "L", "2027-02-01T06:05:00+08:00")]
         # the same card read again: the same stored read-back, nothing recorded twice
         again = read_card(ImageCard(img), "LJ-00001", root, TZ, catalog=cat, now=WHEN + dt.timedelta(hours=1))
         assert again.readback.readback_id == rb.readback_id and not again.readback.new
-        assert cat.db.execute("SELECT COUNT(*) FROM card_plays").fetchone()[0] == 5
+        assert cat.db.execute("SELECT COUNT(*) FROM card_plays").fetchone()[0] == 6
+        # a play dated 2000-01-01 (the player's clock was reset) counts, undated
+        assert cat.db.execute("SELECT started FROM card_plays WHERE lesson_id=?",
+                              (f"id-{Q1[4][0]}",)).fetchone()[0] is None
         assert cat.db.execute("SELECT COUNT(*) FROM card_readbacks").fetchone()[0] == 1
         assert len(list(root.glob("*/*/*/readback.json"))) == 1
         # a crew's folder imported again at the station adds nothing either
@@ -132,7 +137,7 @@ def test_the_card_command_prints_last_quarters_plays_stores_them_first_and_clear
                    "--cache", tmp_path / "cache", "--readback", rb_dir) == 0
     out = capsys.readouterr().out.splitlines()
     played = [line for line in out if line.startswith("played in 2027Q1")]
-    assert played == [out[0]] and "5 play(s) of 3 of 5 lesson(s), 4 listened at least half, 1 skipped" in out[0]
+    assert played == [out[0]] and "6 play(s) of 4 of 5 lesson(s), 4 listened at least half, 2 skipped" in out[0]
     assert "2 played fully; last play 2027-03-29" in out[0] and "1 unreadable line(s)" in out[0]
     assert "card LJ-00001 2027Q2" in out[-1]
     assert not exists(img, ".scrobbler.log")  # stored, so cleared for next quarter's plays
@@ -168,7 +173,7 @@ def test_an_interrupted_load_never_loses_the_log(loaded, tmp_path):
     load_card(pub, src, ImageCard(img), tmp_path / "cache", now=WHEN)
     with Catalog(tmp_path / "cat.sqlite") as cat:
         assert import_readbacks(cat, root, TZ).recorded == 1
-        assert cat.db.execute("SELECT SUM(plays) FROM card_plays WHERE lesson_id IS NOT NULL").fetchone()[0] == 4
+        assert cat.db.execute("SELECT SUM(plays) FROM card_plays WHERE lesson_id IS NOT NULL").fetchone()[0] == 5
 
 
 def test_a_mounted_card_with_a_play_counter_and_access_dates(tmp_path):

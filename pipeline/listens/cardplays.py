@@ -104,16 +104,20 @@ def _key(*parts: object) -> str:
     return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()[:32]
 
 
-def log_plays(log: PlayLog, matcher: Matcher, readback_id: str) -> tuple[CardPlay, ...]:
+def log_plays(log: PlayLog, matcher: Matcher, readback_id: str,
+              not_before: dt.datetime | None = None) -> tuple[CardPlay, ...]:
     """One :class:`CardPlay` per log line (corrupted lines flagged by the player are
-    left out)."""
+    left out). A start before ``not_before`` (the card's loading, less a day) comes
+    from a player whose clock was reset (Rockbox then logs dates such as 2000-01-01):
+    the play counts, undated."""
     out = []
     for p in log.plays:
         if p.failed:
             continue
-        key = _key(p.started.isoformat(), p.title, p.rating) if p.started else _key(readback_id, p.line)
+        started = p.started if p.started and (not_before is None or p.started >= not_before) else None
+        key = _key(started.isoformat(), p.title, p.rating) if started else _key(readback_id, p.line)
         out.append(CardPlay(key, matcher.lesson(p.title), p.title, p.rating, 1,
-                            1 if p.listened else 0, p.started, p.length_s))
+                            1 if p.listened else 0, started, p.length_s))
     return tuple(out)
 
 

@@ -13,7 +13,9 @@ Supported:
   handled: ``#TZ/UNKNOWN`` times are the player's local wall clock written as if it
   were UTC (Rockbox ``mktime`` of the RTC), so they are read as wall-clock time in the
   station's time zone; a player without a clock writes ``.scrobbler-timeless.log`` with
-  every time 0 (counts, no dates); a line the plugin found corrupted is prefixed
+  every time 0 (counts, no dates), and one whose clock was reset logs dates such as
+  2000-01-01 (plays before the card was loaded are kept undated, see
+  :func:`pipeline.listens.cardplays.log_plays`); a line the plugin found corrupted is prefixed
   ``# FAILED - `` (kept, flagged); the last line of a log cut off by a power loss has no
   newline and is dropped (counted as truncated).
 - **A per-file play counter** (``PLAYCNT.TXT`` at the root or in ``DANGKE/``), the

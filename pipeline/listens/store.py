@@ -92,12 +92,20 @@ def analyze(rb: Readback, tz: dt.tzinfo, index: LessonIndex | None = None
             kind = kind if kind != "none" else "counter"
         else:
             log = parse_scrobbler(data, tz)
-            plays += log_plays(log, matcher, rb.readback_id)
+            plays += log_plays(log, matcher, rb.readback_id, _loaded(rb))
             truncated += log.truncated
             bad += log.bad
             kind = "timeless" if log.timeless or (log.plays and not any(p.started for p in log.plays)) \
                 else "scrobbler"
     return summarize(kind, files, tuple(plays), truncated, bad), tuple(plays)
+
+
+def _loaded(rb: Readback) -> dt.datetime | None:
+    """A day before the card was loaded (from deployment.json's ``written_at``), or None."""
+    try:
+        return dt.datetime.fromisoformat(rb.loaded_at) - dt.timedelta(days=1) if rb.loaded_at else None
+    except ValueError:
+        return None
 
 
 def index_readback(catalog, rb: Readback, tz: dt.tzinfo, root: Path | None = None,
