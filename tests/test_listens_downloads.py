@@ -54,6 +54,7 @@ def iab_lines() -> list[str]:
         line("203.0.113.11", f"{d1}:10:00:00", KEY, 404, 0, PHONE),                          # error
         line("203.0.113.11", f"{d1}:10:00:00", "/dangke/feeds/lessons-cmn.xml", 200, 5000, PHONE),  # not audio
         line("203.0.113.9", f"{d2}:07:00:00", KEY, 200, 960000, PHONE),                      # counted: next day
+        line("203.0.113.12", f"{d2}:08:00:00", KEY, 200, 960000, "dangke-card/0.1.0"),       # a crew's loader
     ]
 
 
@@ -62,7 +63,7 @@ def test_the_iab_rules_on_hand_made_lines():
                               salt=lambda day: day.isoformat().encode(), is_open=lambda day: True)
     outcomes = [counter.add(parse_line(text)) for text in iab_lines()]
     assert outcomes == ["probe", "partial", "counted", "repeat", "counted", "partial", "partial", "bot", "method",
-                        "status", "other", "counted"]
+                        "status", "other", "counted", "own"]
     assert dict(counter.downloads) == {(dt.date(2027, 1, 10), SHA): 2, (dt.date(2027, 1, 11), SHA): 1}
 
 
@@ -90,7 +91,7 @@ def test_counts_are_stored_once_per_log_and_days_close_without_personal_data(sta
                                  for text in iab_lines()) + "\n", encoding="utf-8")
         during = dt.datetime(2027, 1, 11, 12, tzinfo=TZ)
         first = count_downloads(cat, str(log), TZ, "player", now=during)
-        assert (first.sources, first.lines, first.unparsed) == (1, 12, 0)
+        assert (first.sources, first.lines, first.unparsed) == (1, 13, 0)
         assert first.closed_days == ("2027-01-10",)  # over for 6 hours: its clients are dropped
         again = count_downloads(cat, str(log), TZ, "player", now=during)
         assert (again.sources, again.seen_before, again.downloads) == (0, 1, 0)

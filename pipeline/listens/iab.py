@@ -3,7 +3,8 @@ requests and the catalog's renditions in, counts out; the caller keeps the state
 
 A request counts towards a download of an episode (a lesson's rendition) when it is a
 ``GET`` answered 200 or 206, from a user agent that is not a known bot
-(:mod:`.bots`), for ``audio/<profile>/<sha256>.<ext>`` of a rendition we published, and
+(:mod:`.bots`) nor one of ours (``dangke-card`` loading cards), for
+``audio/<profile>/<sha256>.<ext>`` of a rendition we published, and
 delivered more than 2 bytes (the ``bytes=0-1`` probes players send first do not count).
 The requests of one client (IP address + user agent) for one episode in one day are
 assembled: byte ranges are united when the log carries the Range header, a whole answer
@@ -37,6 +38,8 @@ AUDIO = re.compile(r"(?:^|/)audio/([^/]+)/([0-9a-f]{64})\.[A-Za-z0-9]+$")
 MIN_SECONDS = 60.0
 #: requests delivering this many bytes or fewer are probes, not listening
 PROBE_BYTES = 2
+#: user agents of our own tools (the card loader fetching audio for a crew is not a listener)
+OWN_AGENTS = ("dangke",)
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,7 @@ class DownloadCounter:
         self.visits: dict[tuple[dt.date, str, str], Visit] = visits if visits is not None else {}
         #: new downloads by (day, sha256)
         self.downloads: Counter = Counter()
-        #: what became of each request: counted, partial, repeat, bot, method, status, other, probe, closed
+        #: what became of each request: counted, partial, repeat, bot, own, method, status, other, probe, closed
         self.outcomes: Counter = Counter()
         #: the (day, visitor, sha256) keys changed since the caller last saved
         self.changed: set[tuple[dt.date, str, str]] = set()
@@ -129,6 +132,8 @@ class DownloadCounter:
         episode = self.episodes.get(m.group(2)) if m else None
         if episode is None:
             return "other"
+        if r.user_agent.lower().startswith(OWN_AGENTS):
+            return "own"
         if is_bot(r.user_agent):
             return "bot"
         if r.bytes_sent <= PROBE_BYTES:
