@@ -17,6 +17,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.cardfs import CardError
+
 from .cardplays import CardListening
 from .readback import Readback, clear_logs, load_readback, read_back, readback_folders
 from .store import analyze, ensure_schema, index_readback, lesson_index
@@ -84,7 +86,7 @@ def import_readbacks(catalog, root: Path, tz: dt.tzinfo) -> ImportReport:
             continue
         try:
             rb = load_readback(folder)
-        except Exception:
+        except CardError:
             broken.append(folder)
             continue
         recorded += index_readback(catalog, rb, tz, root, index)[1]
