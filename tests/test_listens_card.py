@@ -261,3 +261,15 @@ def test_the_log_is_kept_even_when_the_store_cannot_be_reached(loaded, tmp_path,
     assert captured.out.startswith("played in 2027Q1") and "cannot read" in captured.err
     assert len(list(rb_dir.glob("LJ-00001/2027Q1/*/.scrobbler.log"))) == 1
     assert exists(img, ".scrobbler.log")  # nothing on the card changed
+
+
+def test_a_damaged_read_back_is_reported_not_recorded(loaded, tmp_path):
+    station, pl, img = loaded
+    crew = tmp_path / "crew"
+    back = read_card(ImageCard(img), "LJ-00001", crew, TZ, now=WHEN)
+    (back.readback.folder / ".scrobbler.log").write_bytes(b"#AUDIOSCROBBLER/1.1\n")  # changed after storing
+    with Catalog(tmp_path / "cat.sqlite") as cat:
+        r = import_readbacks(cat, crew, TZ)
+        assert (r.found, r.recorded, r.broken) == (1, 0, (back.readback.folder,))
+    # reading the card again repairs the stored copy
+    assert read_card(ImageCard(img), "LJ-00001", crew, TZ, now=WHEN).readback.new and verify(back.readback.folder)
