@@ -273,3 +273,13 @@ def test_a_damaged_read_back_is_reported_not_recorded(loaded, tmp_path):
         assert (r.found, r.recorded, r.broken) == (1, 0, (back.readback.folder,))
     # reading the card again repairs the stored copy
     assert read_card(ImageCard(img), "LJ-00001", crew, TZ, now=WHEN).readback.new and verify(back.readback.folder)
+
+
+def test_a_card_loaded_today_without_a_log_has_nothing_to_read_back(tmp_path):
+    station = Station(tmp_path / "public")
+    station.publish("LJ-00003", "2027Q1", Q1)
+    img = fat32(tmp_path / "card.img")
+    station.load("LJ-00003", "2027Q1", ImageCard(img), tmp_path / "cache")  # deployment.json written at WHEN
+    assert read_card(ImageCard(img), "LJ-00003", tmp_path / "rb", TZ, now=WHEN + dt.timedelta(hours=2)).readback is None
+    later = read_card(ImageCard(img), "LJ-00003", tmp_path / "rb", TZ, now=WHEN + dt.timedelta(days=80))
+    assert later.readback.quarter == "2027Q1" and later.listening.kind == "none"

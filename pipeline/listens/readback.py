@@ -139,6 +139,16 @@ def _deployment(data: bytes | None) -> dict:
     return doc if isinstance(doc, dict) else {}
 
 
+def _hours_since(stamp: object, now: dt.datetime) -> float:
+    """Hours from an ISO time (deployment.json's ``written_at``) to ``now``; infinite
+    when there is none or it cannot be read."""
+    try:
+        then = dt.datetime.fromisoformat(str(stamp))
+        return (now - then).total_seconds() / 3600 if then.tzinfo else float("inf")
+    except ValueError:
+        return float("inf")
+
+
 def read_back(card: Card, device_id: str, root: Path, *, now: dt.datetime | None = None) -> Readback | None:
     """Copy what the device left on ``card`` into the file set under ``root`` (see the
     module docstring) and verify it; change nothing on the card.
@@ -151,7 +161,7 @@ def read_back(card: Card, device_id: str, root: Path, *, now: dt.datetime | None
 
     Returns:
         The :class:`Readback`, or None when the card holds nothing a device left there
-        (a new card).
+        (a new card, or one loaded less than 24 hours ago that has no play log).
 
     Raises:
         CardError: the card could not be read, or the copy could not be stored and
@@ -165,6 +175,9 @@ def read_back(card: Card, device_id: str, root: Path, *, now: dt.datetime | None
     if not found:
         return None
     dep = _deployment(found.get(DEPLOYMENT))
+    when_dt = (now or dt.datetime.now().astimezone()).replace(microsecond=0)
+    if set(found) == {DEPLOYMENT} and _hours_since(dep.get("written_at"), when_dt) < 24:
+        return None  # loaded within the day (a crew running the loader again): no quarter to read back
     device = str(dep.get("device_id") or device_id)
     quarter = str(dep.get("quarter") or "unknown")
     generation = dep.get("generation") if isinstance(dep.get("generation"), int) else None
@@ -172,7 +185,7 @@ def read_back(card: Card, device_id: str, root: Path, *, now: dt.datetime | None
     listing = tuple((name, size, dates.get(name.casefold())) for name, size in (card.listdir(FOLDER) or []))
     ident = _sha(json.dumps([device, sorted((p, _sha(d)) for p, d in found.items())]).encode())
     folder = root / _safe(device) / quarter / ident[:20]
-    when = (now or dt.datetime.now().astimezone()).replace(microsecond=0).isoformat()
+    when = when_dt.isoformat()
     files = tuple(StoredFile(p, _safe(p), _sha(d), len(d)) for p, d in found.items())
     existing = folder / RECORD
     if existing.is_file() and verify(folder):
