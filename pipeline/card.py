@@ -56,6 +56,9 @@ class Target:
     sha256: str
     bytes: int
     key: str = ""
+    #: the lesson the file is (written to deployment.json, so play logs can be matched)
+    lesson_id: str = ""
+    title: str = ""
 
 
 @dataclass(frozen=True)
@@ -136,7 +139,7 @@ def read_published(source: Source, device_id: str, quarter: str) -> Published:
         if not _SAFE_NAME.match(name) or name.casefold() in (PLAYLIST, DEPLOYMENT) or \
                 not re.fullmatch(r"[0-9a-f]{64}", sha) or not key:
             raise CardRefused(f"{base}manifest.json has an unusable item {name!r}", fix="republish the plan")
-        targets.append(Target(name, sha, size, key))
+        targets.append(Target(name, sha, size, key, str(i.get("lesson_id") or ""), str(i.get("title") or "")))
     if len({t.name.casefold() for t in targets}) != len(targets):
         raise CardRefused(f"{base}manifest.json repeats a card path", fix="republish the plan")
     targets.append(Target(PLAYLIST, _sha(docs[PLAYLIST]), len(docs[PLAYLIST])))
@@ -325,7 +328,8 @@ def _write_deployment(card: Card, pub: Published, old: dict | None, now: dt.date
     when = (now or dt.datetime.now().astimezone()).replace(microsecond=0)
     doc = {"device_id": pub.device_id, "quarter": pub.quarter, "generation": pub.generation,
            "written_at": when.isoformat(), "folder": FOLDER, "manifest_sha256": pub.manifest_sha256,
-           "files": [{"card_path": t.name, "sha256": t.sha256, "bytes": t.bytes} for t in pub.targets],
+           "files": [{"card_path": t.name, "sha256": t.sha256, "bytes": t.bytes,
+                      **({"lesson_id": t.lesson_id, "title": t.title} if t.lesson_id else {})} for t in pub.targets],
            "tool": f"dangke {__version__}"}
     if old and all(old.get(k) == doc[k] for k in ("device_id", "quarter", "generation", "manifest_sha256", "files")):
         return

@@ -425,10 +425,14 @@ def run(obj: Context, quarter: str | None, date: str | None, days: int) -> None:
 @click.option("--cache", metavar="DIR", type=click.Path(path_type=Path), default=None,
               help="Local audio cache (default: ~/.cache/dangke/audio).")
 @click.option("--reassign", is_flag=True, help="Load a card that belongs to another device.")
+@click.option("--readback", "readback", metavar="DIR", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Where the card's play logs are kept before loading (default: the station's "
+              "library/readback, else ~/.local/share/dangke/readback).")
 @click.pass_obj
 def card(obj: Context, device_id: str, quarter: str, to: Path, source: str | None, cache: Path | None,
-         reassign: bool) -> None:
-    """Load a device's quarterly playlist onto its card, in play order."""
+         reassign: bool, readback: Path | None) -> None:
+    """Load a device's quarterly playlist onto its card, in play order (its play logs
+    are read back and stored first)."""
     from .card import cache_dir, load_card, open_source, quarter_text, read_published
     from .cardfs import open_card
     try:
@@ -442,7 +446,6 @@ def card(obj: Context, device_id: str, quarter: str, to: Path, source: str | Non
         src = open_source(obj.cfg.station.base_url)
     else:
         src = open_source(source)
-    pub = read_published(src, device_id, q)
     target = open_card(to)
     verbs = {"remove": "removed", "keep": "kept   ", "copy": "copied "}
 
@@ -453,7 +456,12 @@ def card(obj: Context, device_id: str, quarter: str, to: Path, source: str | Non
         now = dt.datetime.now(obj.cfg.tz)
     except ConfigError:
         now = dt.datetime.now().astimezone()
+    back = _read_back_card(obj, target, device_id, readback, now)  # first: kept even if the store is down
+    pub = read_published(src, device_id, q)
     report = load_card(pub, src, target, cache or cache_dir(), reassign=reassign, now=now, progress=show)
+    if back.readback is not None:
+        from .listens import clear_logs
+        clear_logs(target, back.readback)
     if report.up_to_date and report.relabelled_from:
         say(f"card {report.device_id} {report.quarter} (generation {report.generation}) at {report.card}: "
             f"every file was in place already; deployment.json updated from {report.relabelled_from}")
@@ -465,6 +473,90 @@ def card(obj: Context, device_id: str, quarter: str, to: Path, source: str | Non
     say(f"card {report.device_id} {report.quarter} (generation {report.generation}) at {report.card}: "
         f"{report.kept} kept, {report.copied} copied ({report.bytes_copied / 1e6:.1f} MB), {report.removed} removed"
         + (f", resumed after {report.resumed} file(s) already in place" if report.resumed else ""))
+
+
+# -- listening: card read-backs and downloads (issue 15) ----------------------------------
+def _read_back_card(obj: Context, target, device_id: str, root: Path | None, now: dt.datetime):
+    """Store and verify what the device left on the card, and print what it played."""
+    from .listens import default_readback_root, read_card, station_readback_root
+    try:
+        cfg = obj.cfg
+    except ConfigError:
+        cfg = None
+    where = root or (station_readback_root(cfg.library) if cfg else default_readback_root())
+    if cfg is not None:
+        with obj.catalog() as cat:
+            back = read_card(target, device_id, where, now.tzinfo, catalog=cat, now=now)
+    else:
+        back = read_card(target, device_id, where, now.tzinfo, now=now)
+    say(_played_line(back))
+    return back
+
+
+def _played_line(back) -> str:
+    """The crew's one line on what the device played last quarter."""
+    rb, c = back.readback, back.listening
+    if rb is None or c is None:
+        return "played: nothing to read back (a new card, no deployment.json or play log)"
+    head = f"played in {rb.quarter}" + (f" (loaded {rb.loaded_at[:10]})" if rb.loaded_at else "")
+    again = "" if rb.new else " [read before; stored once]"
+    cut = f"; {c.truncated + c.bad} unreadable line(s) left out" if c.truncated + c.bad else ""
+    if c.kind == "none":
+        opened = sum(1 for _n, _s, a in rb.listing if a and rb.loaded_at and a > rb.loaded_at[:10])
+        seen = f"; {opened} of {len(rb.listing)} file(s) opened since loading (FAT access dates)" if opened else ""
+        return f"{head}: the player keeps no play log, so plays are unknown{seen}{again}"
+    if c.plays == 0:
+        return f"{head}: no plays logged: the card came back unplayed{cut}{again}"
+    when = f"; last play {c.last_play.date().isoformat()}" if c.last_play else \
+        ("; no dates (the player has no clock)" if c.kind == "timeless" else "")
+    rated = f", {c.listened} listened at least half, {c.skipped} skipped" if c.kind != "counter" else ""
+    other = f", {c.unmatched} of other files" if c.unmatched else ""
+    return (f"{head}: {c.plays} play(s) of {c.lessons_played} of {c.carried} lesson(s){rated}{other}; "
+            f"{c.lessons_completed} played fully{when}{cut}{again}")
+
+
+@cli.command()
+@click.option("--logs", "logs", metavar="PATH|s3://...", multiple=True,
+              help="Access logs to count downloads from: a file, a folder, or an s3:// prefix (S3 server access "
+                   "logs; common/combined logs of an HTTP server or CDN). May be given more than once.")
+@click.option("--cards", "cards", metavar="DIR", multiple=True, type=click.Path(file_okay=False, path_type=Path),
+              help="A folder of card read-backs to record (a crew's ~/.local/share/dangke/readback).")
+@click.pass_obj
+def listens(obj: Context, logs: tuple[str, ...], cards: tuple[Path, ...]) -> None:
+    """Count downloads from access logs (IAB v2.1) and record card read-backs."""
+    from .listens import import_readbacks, station_readback_root
+    from .listens.downloads import count_downloads
+    if not logs and not cards:
+        raise UsageError("nothing to do", fix="give --logs PATH|s3://bucket/prefix and/or --cards DIR")
+    cfg = obj.cfg
+    with obj.catalog() as cat:
+        for folder in (station_readback_root(cfg.library), *cards):
+            r = import_readbacks(cat, folder, cfg.tz)
+            if folder in cards or r.recorded:
+                say(f"cards: {r.found} read-back(s) in {folder}, {r.recorded} newly recorded")
+            for bad in r.broken:
+                problem(f"card read-back {bad} is incomplete or damaged; read that card again")
+                obj.fail()
+        for spec in logs:
+            store = None
+            if spec.startswith("s3://"):
+                from .publish.store import open_store
+                p = cfg.publish
+                store = open_store(spec, cfg.root, endpoint_url=p.endpoint_url, region=p.region,
+                                   addressing_style=p.addressing_style, timeout_s=p.timeout_s,
+                                   retry_mode=p.retry_mode, max_attempts=p.max_attempts)
+            elif not Path(spec).exists():
+                raise UsageError(f"no access logs at {spec}", fix="give a log file, a folder or s3://bucket/prefix")
+            r = count_downloads(cat, spec, cfg.tz, cfg.feeds.lesson_profile, store=store)
+            outcomes = ", ".join(f"{n} {k}" for k, n in r.outcomes)
+            say(f"downloads: {r.downloads} new from {r.lines} line(s) of {r.sources} log file(s) at {spec}"
+                + (f" ({r.seen_before} counted before)" if r.seen_before else "")
+                + (f"; requests: {outcomes}" if outcomes else ""))
+            if r.unparsed:
+                problem(f"downloads: {r.unparsed} line(s) of {spec} are in no known log format and were not "
+                        "counted (S3 server access log, combined or common)")
+            if r.closed_days:
+                say(f"downloads: day(s) {', '.join(r.closed_days)} closed: their hashed clients are deleted")
 
 
 @cli.command()

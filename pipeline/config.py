@@ -189,6 +189,9 @@ class PlanSection:
     orders: str = ""
     #: parallel solver processes; 0 = number of cores
     jobs: int = 0
+    #: use the play logs read back from cards (issue 15): avoid lessons a device played
+    #: fully, let unfinished ones stay, prefer lessons listeners completed
+    use_listens: bool = False
     topics: tuple[TopicSpec, ...] = ()
     groups: tuple[GroupRule, ...] = ()
     must_carry: tuple[MustCarry, ...] = ()

@@ -167,6 +167,34 @@ def _write_all(files: list[tuple[Path, bytes]]) -> int:
     return written
 
 
+def _use_listens(catalog: Catalog, quarter: Quarter, previous: dict, rules: QuarterRules,
+                 by_profile: dict[str, list[Track]]) -> tuple[dict, QuarterRules, list[str], object]:
+    """``[plan] use_listens``: lessons heard (played fully) instead of lessons carried, the
+    completion preference, and the notes that explain them."""
+    from playlists.listens import completion, heard, plan_notes
+    from .listens.planfacts import listening_for_plan
+    facts = listening_for_plan(catalog, str(quarter.previous()))
+    titles = {t.lesson_id: t.title for ts in by_profile.values() for t in ts}
+    notes = plan_notes(facts, previous, titles)
+    return heard(previous, facts), dataclasses.replace(rules, completion=completion(facts)), notes, facts
+
+
+def _repeats(result, facts, by_profile: dict[str, list[Track]]) -> tuple[PlanProblem, ...]:
+    """Shortfalls of devices that carry again a lesson they played fully (not evergreen:
+    the rules, a must-carry, an order or the library left no other choice)."""
+    from playlists.listens import repeats
+    out = []
+    by_id = {d.device_id: d for d in facts.devices}
+    evergreen = {t.lesson_id for ts in by_profile.values() for t in ts if t.evergreen}
+    for pl in result.playlists:
+        again = [i for i in repeats((i.lesson_id for i in pl.items), by_id.get(pl.device_id)) if i not in evergreen]
+        if again:
+            out.append(PlanProblem(pl.device_id, f"{pl.device_id}: carries again {len(again)} lesson(s) it "
+                                   f"played fully ({', '.join(again[:5])}): the rules or wishes needed them",
+                                   "repeat"))
+    return tuple(out)
+
+
 def run_plan(cfg: Config, catalog: Catalog, quarter: Quarter) -> PlanReport:
     """Plan ``quarter`` for the whole fleet and write the staging tree.
 
@@ -179,9 +207,15 @@ def run_plan(cfg: Config, catalog: Catalog, quarter: Quarter) -> PlanReport:
     rules = settings(cfg, quarter)
     by_profile = {p: tracks(cfg, catalog, p) for p in sorted({d.profile for d in devices})}
     before = previous_files(cfg, catalog, quarter.previous(), devices, by_profile)
+    previous, listen_notes, listening = lesson_ids(before), [], None
+    if cfg.plan.use_listens:  # issue 15: what the cards' play logs say
+        previous, rules, listen_notes, listening = _use_listens(catalog, quarter, previous, rules, by_profile)
     result = plan_quarter(devices, by_profile, quarter, rules,
-                          previous=lesson_ids(before),
+                          previous=previous,
                           orders=orders, mapper=process_map(cfg.plan.jobs))
+    if listen_notes:
+        result = dataclasses.replace(result, notes=tuple(listen_notes) + result.notes,
+                                     shortfalls=result.shortfalls + _repeats(result, listening, by_profile))
     by_id = {d.device_id: d for d in devices}
     library = {t.lesson_id: t for ts in by_profile.values() for t in ts}
     problems = list(result.problems)

@@ -86,6 +86,8 @@ def status_lines(cfg: Config, catalog: Catalog) -> list[str]:
     lines.append("published: never" if gen is None else
                  f"published: generation {gen['number']} at {gen['published_at']} ({gen['objects']} objects, "
                  f"{gen['bytes']} bytes) to {cfg.publish.target}")
+    from .listens.statuslines import listening_lines  # issue 15: plays read back from cards, downloads
+    lines += listening_lines(cfg, catalog)
     errors = [e for e in catalog.recent_events(200) if e["level"] == "error"
               and not (e["stage"] == "ingest" and e["message"].startswith("rejected:"))][:10]
     if errors:

@@ -43,6 +43,7 @@ from . import rules as county
 from . import solver
 from .cardnames import card_path, number_width
 from .explain import Context, explain_infeasible, shortfalls
+from .listens import value_factor
 from .orders import ResolvedOrder, VillageOrders
 
 #: play order of categories when no series binds the order
@@ -93,6 +94,9 @@ class QuarterRules:
     #: the solver stops when within this many seconds of own-dialect listening of the best
     #: (below the weight of any must-carry lesson, topic lesson or order)
     gap_s: float = 600.0
+    #: ``(lesson_id, completion share)`` of lessons listeners completed (``[plan]
+    #: use_listens``): their value is raised by :func:`playlists.listens.value_factor`
+    completion: tuple[tuple[str, float], ...] = ()
 
     def wishes(self, group: str) -> GroupWishes:
         """The wishes of ``group`` (none when it has no ``[[plan.groups]]`` entry)."""
@@ -324,6 +328,7 @@ class _Problems:
             pool = self.pools[(profile, dialect)]
             s = self.settings
             wishes = s.wishes(group)
+            completed = dict(s.completion)
             fresh, heard = [], []
             for t in pool:
                 own = t.dialect == dialect
@@ -332,6 +337,8 @@ class _Problems:
                     value *= LONG_FACTOR
                 if t.audiences:
                     value *= AUDIENCE_MATCH if group in t.audiences else AUDIENCE_OTHER
+                if t.lesson_id in completed:
+                    value *= value_factor(completed[t.lesson_id])
                 c = solver.Candidate(key=t.lesson_id, ms=_ms(t.duration_s), size=t.bytes, category=t.category,
                                      value=int(round(value)), own=own or dialect == s.fallback_dialect, slot=_slot(t))
                 fresh.append(c)
