@@ -31,7 +31,7 @@ from typing import Callable, Iterator
 from ..catalog import Catalog, now_iso
 from ..config import Config
 from ..errors import DangkeError, InputRejected, ToolError, ToolInterrupted
-from ..media import ffmpeg, tags
+from ..media import ffmpeg, repair, tags
 from ..models import Lesson, LessonMeta
 from . import files, journal, metadata, quality
 from .journal import reason_text
@@ -218,13 +218,32 @@ def ingest_file(cfg: Config, catalog: Catalog, path: Path, sidecar: Path | None 
 def _judge(cfg: Config, path: Path) -> Findings:
     """Probe, decode and judge ``path`` against ``[ingest]``.
 
+    A file ffmpeg would misread (a WAV chunk without its pad byte, AMR with DTX) is
+    judged by its decodable copy (:mod:`pipeline.media.repair`), as it will be encoded;
+    the decoded length is checked against what the container holds, so a decoder that
+    drops frames is caught (:func:`pipeline.ingest.quality.check_frames_kept`).
+
     Raises:
         Truncated, InputRejected: see :func:`pipeline.ingest.quality.assess`; files that
             ffprobe or ffmpeg cannot read are "not decodable audio".
         ToolInterrupted: the decoder was killed (try again later).
     """
     try:
-        probe = ffmpeg.probe(path)
+        with repair.for_decoding(path) as (source, fix):
+            return _judge_decodable(cfg, path, source, fix.code if fix else "")
+    except ToolInterrupted:
+        raise
+    except ToolError as exc:   # the decodable copy could not be made
+        raise _not_audio(exc, path) from exc
+
+
+def _judge_decodable(cfg: Config, path: Path, source: Path, fix: str) -> Findings:
+    try:
+        probe = ffmpeg.probe(source)
+        if fix:   # name the codec of the file itself, not of its decodable copy
+            original = _probe_or_none(path)
+            if original is not None:
+                probe = replace(probe, codec=original.codec, format_name=original.format_name)
     except ToolInterrupted:
         raise
     except ToolError as exc:
@@ -236,12 +255,21 @@ def _judge(cfg: Config, path: Path) -> Findings:
         raise _not_audio(exc, path) from exc
     header = tags.read_stream_header(path)
     try:
-        analysis = ffmpeg.analyze(path, probe.sample_rate, probe.channels, probe.header_duration_s)
+        analysis = ffmpeg.analyze(source, probe.sample_rate, probe.channels, probe.header_duration_s,
+                                  other_streams=probe.other_streams)
+        demuxed = ffmpeg.demuxed_duration(source, timeout_s=60.0 + (probe.header_duration_s or 600.0))
     except ToolInterrupted:
         raise
     except ToolError as exc:
         raise _not_audio(exc, path) from exc
-    return quality.assess(analysis, probe, header, cfg.ingest)
+    return quality.assess(analysis, probe, header, cfg.ingest, demuxed_s=demuxed, repair=fix)
+
+
+def _probe_or_none(path: Path) -> ffmpeg.Probe | None:
+    try:
+        return ffmpeg.probe(path)
+    except ToolError:
+        return None
 
 
 def _not_audio(exc: ToolError, path: Path) -> InputRejected:

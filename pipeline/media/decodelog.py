@@ -33,20 +33,37 @@ class DecodeLog:
     ``duration_estimated``: the demuxer had no duration in the header and guessed it
     from the bitrate (MP3 without a Xing/Info header, AMR, a WAV whose data chunk claims
     more bytes than the file holds). ``incomplete``: messages that mean the file stops
-    before its header says it should. ``errors``: every other warning or error, as
-    ``"context: message"`` lines, in order.
+    before its header says it should. ``errors``: every other warning or error about the
+    audio, as ``"context: message"`` lines, in order. ``other_streams``: messages about
+    the file's other streams (cover pictures), which say nothing about the audio.
     """
 
     duration_estimated: bool = False
     incomplete: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
+    other_streams: tuple[str, ...] = ()
 
 
-def parse_decode_log(text: str) -> DecodeLog:
-    """Sort the warning and error lines of an ffmpeg run (``-loglevel level+info``)."""
+def _about_other_stream(ctx: str, msg: str, other_streams: tuple[tuple[int, str], ...]) -> bool:
+    """True for a message of another stream's decoder (``[png @ ...]``, ``[mjpeg @ ...]``)
+    or a demuxer message naming another stream (``stream 1``, ``stream #0:1``)."""
+    for index, codec in other_streams:
+        if ctx == codec or re.search(rf"\bstream (?:#0:)?{index}\b", msg):
+            return True
+    return False
+
+
+def parse_decode_log(text: str, other_streams: tuple[tuple[int, str], ...] = ()) -> DecodeLog:
+    """Sort the warning and error lines of an ffmpeg run (``-loglevel level+info``).
+
+    ``other_streams`` are ``(index, codec)`` of the file's streams that are not the audio
+    decoded (an attached cover picture: ``png``, ``mjpeg``): messages about them go to
+    ``other_streams`` and never count as damage of the recording.
+    """
     estimated = False
     incomplete: list[str] = []
     errors: list[str] = []
+    other: list[str] = []
     for line in text.splitlines():
         m = _LEVEL.match(line.strip())
         if not m:
@@ -56,11 +73,14 @@ def parse_decode_log(text: str) -> DecodeLog:
         entry = f"{ctx}: {msg}" if ctx else msg
         if _ESTIMATED in msg:
             estimated = True
-        if any(k in msg for k in _INCOMPLETE):
+        if _about_other_stream(ctx, msg, other_streams):
+            other.append(entry)
+        elif any(k in msg for k in _INCOMPLETE):
             incomplete.append(entry)
         elif not any(k in msg for k in _HARMLESS):
             errors.append(entry)
-    return DecodeLog(duration_estimated=estimated, incomplete=tuple(incomplete), errors=tuple(errors))
+    return DecodeLog(duration_estimated=estimated, incomplete=tuple(incomplete), errors=tuple(errors),
+                     other_streams=tuple(other))
 
 
 _SUMMARY_VALUE = {
