@@ -22,6 +22,8 @@ _HARMLESS = ("Guessed Channel Layout", "Estimating duration from bitrate", "Disc
              "Skipping 0 bytes of junk", "Multiple frames in a packet")
 #: messages that mean the demuxer saw the file end before its header said it would
 _INCOMPLETE = ("filesize and duration do not match", "partial file", "moov atom not found")
+#: messages of ffmpeg's tag readers (ID3v2): about the tags, not the audio
+_TAGS = ("Incorrect BOM value", "Error reading frame", "ID3v2", "id3v2", "Invalid ID3", "APE tag")
 #: demuxers whose duration comes from the data size when a header gives none
 _ESTIMATED = "Estimating duration from bitrate"
 
@@ -35,7 +37,8 @@ class DecodeLog:
     more bytes than the file holds). ``incomplete``: messages that mean the file stops
     before its header says it should. ``errors``: every other warning or error about the
     audio, as ``"context: message"`` lines, in order. ``other_streams``: messages about
-    the file's other streams (cover pictures), which say nothing about the audio.
+    the file's other streams (cover pictures) and its tags (ID3v2 frames ffmpeg could not
+    read), which say nothing about the audio.
     """
 
     duration_estimated: bool = False
@@ -73,7 +76,7 @@ def parse_decode_log(text: str, other_streams: tuple[tuple[int, str], ...] = ())
         entry = f"{ctx}: {msg}" if ctx else msg
         if _ESTIMATED in msg:
             estimated = True
-        if _about_other_stream(ctx, msg, other_streams):
+        if _about_other_stream(ctx, msg, other_streams) or any(k in msg for k in _TAGS):
             other.append(entry)
         elif any(k in msg for k in _INCOMPLETE):
             incomplete.append(entry)

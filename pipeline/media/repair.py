@@ -7,6 +7,9 @@ and every rendition decode that copy instead:
 - ``wav-layout``: a WAVE file whose odd-sized chunk (``bext``, ``LIST``) lacks its pad
   byte (see :mod:`.riff`): ffmpeg, sox and libsndfile lose the ``data`` chunk. The copy
   is the same ``fmt `` and ``data`` bytes in a correct layout, sizes filled in.
+- ``wav-size``: a WAV or RF64 written to a pipe, its sizes left at the "unknown" markers
+  0xFFFFFFFF or 0: the same rewrite, with the sizes of the data that is there (ffmpeg
+  decodes nothing of such an RF64, and calls the end of such a WAV corrupt).
 - ``amr-dtx``: AMR-NB/WB with DTX (SID and NO_DATA frames, see :mod:`.amr`): ffmpeg's
   decoders drop those frames and collapse every pause. The copy is decoded by the
   opencore-amr reference decoders (through :mod:`.sox`) to 16-bit FLAC, comfort noise and
@@ -54,6 +57,9 @@ def plan(path: Path) -> Repair | None:
     except OSError:
         return None
     layout = riff.read_layout(head, size)
+    if layout is not None and layout.unknown_size and not layout.resynced:
+        return Repair("wav-size", "a WAV written to a pipe (its header gives no length): its length is taken "
+                      "from the data", "WAV 檔頭沒有標示長度（串流寫入），以實際資料長度為準", ".wav")
     if layout is not None and layout.needs_rewrite:
         return Repair("wav-layout", "a WAV chunk of odd size lacks its pad byte: read by resyncing on the "
                       "next chunk", "WAV 檔的奇數長度區塊缺少補位位元組：已自動對齊後讀取", ".wav")

@@ -56,9 +56,12 @@ class WaveLayout:
 
     @property
     def needs_rewrite(self) -> bool:
-        """True when decoders that read the file strictly (ffmpeg, sox, libsndfile) fail
-        on it and it must be rewritten with a correct layout before decoding."""
-        return self.resynced
+        """True when decoders that read the file strictly fail on it or misread it and
+        it must be rewritten with a correct layout before decoding: a missing pad byte
+        (ffmpeg, sox and libsndfile lose the data chunk) or "unknown" sizes (ffmpeg
+        decodes nothing of an RF64 whose ``ds64`` says 0, and marks the last packet of a
+        piped WAV corrupt)."""
+        return self.resynced or self.unknown_size
 
 
 def _is_id(raw: bytes) -> bool:
