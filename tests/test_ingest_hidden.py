@@ -242,3 +242,33 @@ def test_rewritten_wav_holds_the_original_samples_in_a_layout_strict_readers_tak
     ref, _ = soundfile.read(str(convert(QUIET, tmp_path / "ref.wav")), dtype="int16")
     got, rate = soundfile.read(str(tmp_path / "out.wav"), dtype="int16")
     assert rate == 16000 and (got == ref).all()
+
+
+def test_status_says_what_ingest_said_of_a_file_that_looks_incomplete(tmp_path, capsys):
+    """The bug: ingest said a truncated M4A waits ("looks incomplete ... rejected in 10
+    min"), status called it "ready for `dangke ingest`" with "0 waiting"."""
+    from tests.inputs import prefix
+
+    root = tmp_path / "station"
+    cfg = station(root, incomplete_wait_s=600.0)
+    full = convert(SPEECH, tmp_path / "full.m4a", "-c:a", "aac", "-b:a", "64k")   # moov at the end
+    prefix(full, root / "inbox" / "theory_cmn_phone-copy.m4a", 0.6)
+    assert run_cli("--config", cfg, "ingest") == 0
+    out = capsys.readouterr().out
+    said = next(line for line in out.splitlines() if "theory_cmn_phone-copy.m4a" in line)
+    assert "looks incomplete" in said and "rejected at" in said and "(in 10 min)" in said
+    assert "0 accepted" in out and "1 waiting" in out
+    assert run_cli("--config", cfg, "status") == 0
+    out = capsys.readouterr().out
+    assert "inbox: 0 file(s) ready for `dangke ingest`, 1 waiting" in out
+    line = next(line for line in out.splitlines() if "theory_cmn_phone-copy.m4a" in line)
+    why = said.split("theory_cmn_phone-copy.m4a: ", 1)[1].split(" / ")[0]
+    assert why in line          # the same words, the same rejection time
+    assert "ready" not in line
+    # once the file changes, the recorded wait no longer applies: it is looked at again
+    (root / "inbox" / "theory_cmn_phone-copy.m4a").write_bytes(full.read_bytes())
+    assert run_cli("--config", cfg, "status") == 0
+    assert "theory_cmn_phone-copy.m4a: ready for `dangke ingest`" in capsys.readouterr().out
+    assert run_cli("--config", cfg, "ingest") == 0
+    assert run_cli("--config", cfg, "status") == 0
+    assert "inbox: 0 file(s) ready for `dangke ingest`, 0 waiting" in capsys.readouterr().out

@@ -33,7 +33,7 @@ from ..config import Config
 from ..errors import DangkeError, InputRejected, ToolError, ToolInterrupted
 from ..media import ffmpeg, repair, tags
 from ..models import Lesson, LessonMeta
-from . import files, journal, metadata, quality
+from . import files, inbox, journal, metadata, quality
 from .journal import reason_text
 from .quality import Findings, Truncated
 from .report import Accepted, Duplicate, IngestReport, Rejected, Retry, Waiting
@@ -135,11 +135,9 @@ def ingest_pass(cfg: Config, catalog: Catalog, settle_s: float | None = None,
                 results.append(Retry(name, "its move out of the inbox failed and is retried by every ingest "
                                            "(see `dangke status`)"))
             elif path in busy or (side is not None and side in busy):
-                waiting.append(Waiting(name, "still being written (open in another program)",
-                                       "仍在寫入中（另一個程式正開著它）", routine=True))
+                waiting.append(inbox.busy(name))
             elif path not in ready or (side is not None and side not in ready):
-                waiting.append(Waiting(name, "still changing: waiting until it stays the same",
-                                       "仍在變動中，等它不再變化", routine=True))
+                waiting.append(inbox.recorded(cfg, catalog, name, files.snapshot(path)) or inbox.changing(name))
             elif should_stop is not None and should_stop():
                 stopped = True
                 waiting.append(Waiting(name, "not started: ingest was stopped", "尚未處理：匯入已停止"))
@@ -148,6 +146,7 @@ def ingest_pass(cfg: Config, catalog: Catalog, settle_s: float | None = None,
                 if settler is not None and isinstance(result, Waiting) and result.retry_after_s:
                     settler.defer(path, result.retry_after_s)
                 results.append(result)
+        inbox.forget(catalog, {files.display_name(p.name) for p in candidates if p.exists()})
     waiting += [r for r in results if isinstance(r, Waiting)]
     return IngestReport(accepted=tuple(r for r in results if isinstance(r, Accepted)),
                         rejected=tuple(r for r in results if isinstance(r, Rejected)),
@@ -199,12 +198,10 @@ def ingest_file(cfg: Config, catalog: Catalog, path: Path, sidecar: Path | None 
         meta = metadata.merge(side_meta, metadata.from_name(name), metadata.from_tags(tags.read_tags(path)))
         _require_codes(meta)
     except Truncated as exc:
-        age = time.time() - max(seen.mtime_ns, seen.ctime_ns) / 1e9 if seen else 0.0
-        if age < cfg.ingest.incomplete_wait_s:
-            left = cfg.ingest.incomplete_wait_s - age
-            minutes = max(1, round(left / 60))
-            return Waiting(name, f"looks incomplete ({exc.message}); rejected in {minutes} min unless it changes",
-                           f"看起來不完整，若 {minutes} 分鐘內沒有變化將被退回", retry_after_s=left)
+        reject_at = (max(seen.mtime_ns, seen.ctime_ns) / 1e9 if seen else time.time()) + cfg.ingest.incomplete_wait_s
+        if seen is not None and time.time() < reject_at:
+            inbox.record_incomplete(catalog, name, seen, exc.message, reject_at)
+            return inbox.incomplete(cfg, name, exc.message, reject_at)
         return journal.reject(cfg, catalog, path, sidecar, exc, sha, name, seen, side_seen)
     except InputRejected as exc:
         return journal.reject(cfg, catalog, path, sidecar, exc, sha, name, seen, side_seen)
