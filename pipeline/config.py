@@ -219,6 +219,14 @@ class FeedsSection:
 
 
 @dataclass(frozen=True)
+class LibrarySection:
+    """``[library]``: retention of the library's renditions (``dangke gc``, issue 12)."""
+
+    #: run `dangke gc --yes` at the end of every successful `dangke run`
+    gc_after_run: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole validated configuration. Paths are absolute."""
 
@@ -235,6 +243,7 @@ class Config:
     profiles: dict[str, DeviceProfile] = field(default_factory=dict)
     rules: tuple[CategoryRule, ...] = ()
     channels: dict[str, ChannelSpec] = field(default_factory=dict)
+    library_gc: LibrarySection = field(default_factory=LibrarySection)
 
     @property
     def root(self) -> Path:
@@ -306,7 +315,7 @@ def load_config(path: Path) -> Config:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"not valid TOML: {exc}", path=path, fix="fix the syntax") from exc
     known = {"station", "paths", "publish", "fleet", "ingest", "encode", "plan", "schedule",
-             "feeds", "profiles", "rules", "channels"}
+             "feeds", "profiles", "rules", "channels", "library"}
     for key in data:
         if key not in known:
             raise ConfigError(f"unknown section [{key}]", path=path,
@@ -328,7 +337,9 @@ def load_config(path: Path) -> Config:
     if dialect_code(sections["plan"].fallback_dialect) != sections["plan"].fallback_dialect:
         raise ConfigError(f"[plan] fallback_dialect = {sections['plan'].fallback_dialect!r} is "
                           "not an ISO 639-3 code we know", path=path, fix=f"use one of: {accepted_dialects()}")
-    return Config(path=path, profiles=profiles, rules=rules, channels=channels, **sections)
+    library_gc = _section(LibrarySection, data.get("library", {}), "library", path)
+    return Config(path=path, profiles=profiles, rules=rules, channels=channels, library_gc=library_gc,
+                  **sections)
 
 
 def _check_station(station: StationSection, path: Path) -> None:

@@ -76,6 +76,7 @@ def status_lines(cfg: Config, catalog: Catalog) -> list[str]:
         ph = profile_hash(p)
         have = sum(1 for l in lessons if catalog.rendition(l.source_sha256, name, ph))
         lines.append(f"renditions {name}: {have} of {len(lessons)} lesson(s)")
+    lines += _disk_lines(cfg, catalog)
     rejected = catalog.rejections(20)
     lines.append(f"rejected: {len(rejected)} recent, newest first (reasons in <name>.reason.txt)  [{cfg.rejected}]")
     for r in rejected:
@@ -90,3 +91,16 @@ def status_lines(cfg: Config, catalog: Catalog) -> list[str]:
         lines.append("recent errors:")
         lines += [f"  {e['at']} [{e['stage']}] {e['subject']}: {e['message']}" for e in errors]
     return lines
+
+
+def _disk_lines(cfg: Config, catalog: Catalog) -> list[str]:
+    """Disk use of the library by kind (issue 12; ``dangke gc`` reclaims renditions)."""
+    from .gc import disk_use
+
+    d = disk_use(cfg, catalog)
+    mb = lambda n: f"{n / 1e6:.1f} MB"  # noqa: E731
+    line = (f"disk: originals {mb(d.originals)}, renditions {mb(d.lessons)}, fillers {mb(d.fillers)}, "
+            f"slot files {mb(d.slots)}")
+    extra = [f"decodable copies {mb(d.decodable)}"] if d.decodable else []
+    extra += [f"unrecorded {mb(d.other)}"] if d.other else []
+    return [line + (", " + ", ".join(extra) if extra else "") + "  (`dangke gc` lists what is no longer needed)"]
