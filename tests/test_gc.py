@@ -170,3 +170,17 @@ def test_selection_keeps_what_any_need_names():
 def test_orphans_are_files_without_rows_but_never_temporary_names():
     assert orphans(["renditions/a.wav", "renditions/.x.tmp.wav", "renditions/b.wav"], ["renditions/a.wav"]) == \
         ["renditions/b.wav"]
+
+
+def test_library_section_is_read_and_checked(tmp_path):
+    from pipeline.config import load_config
+    from pipeline.errors import ConfigError
+
+    cfg = make_station(tmp_path / "st")
+    assert load_config(cfg).library_gc.gc_after_run is False     # the shipped station
+    text = cfg.read_text(encoding="utf-8")
+    cfg.write_text(text.replace("gc_after_run = false", "gc_after_run = true"), encoding="utf-8")
+    assert load_config(cfg).library_gc.gc_after_run is True
+    cfg.write_text(text.replace("gc_after_run = false", "gc_after_runs = true"), encoding="utf-8")
+    with pytest.raises(ConfigError, match="gc_after_runs"):
+        load_config(cfg)
