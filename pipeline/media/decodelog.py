@@ -53,7 +53,9 @@ def _about_other_stream(ctx: str, msg: str, other_streams: tuple[tuple[int, str]
     for index, codec in other_streams:
         if ctx == codec or re.search(rf"\bstream (?:#0:)?{index}\b", msg):
             return True
-    return False
+    # the MP4 demuxer says this of the ``covr`` cover it turns into a stream (before the
+    # streams are numbered, so the index it names is not the picture's)
+    return bool(other_streams) and "timescale not set" in msg
 
 
 def parse_decode_log(text: str, other_streams: tuple[tuple[int, str], ...] = ()) -> DecodeLog:

@@ -99,6 +99,9 @@ def _rewrite_wav(path: Path, dest: Path) -> None:
             raise ToolError("no 'fmt ' and 'data' chunks found", path=path, fix="not a decodable WAV file")
         fin.seek(fmt.offset)
         fmt_bytes = fin.read(fmt.size)
+        block = struct.unpack("<H", fmt_bytes[12:14])[0] if len(fmt_bytes) >= 14 else 1
+        if block > 1 and data.size % block:   # a piped file cut in the middle of a sample frame
+            data = riff.Chunk(data.cid, data.offset, data.size - data.size % block)
         riff_size = 4 + 8 + len(fmt_bytes) + (len(fmt_bytes) & 1) + 8 + data.size + (data.size & 1)
         big = riff_size > 0xFFFFFFFF
         with open(dest, "wb") as fout:
