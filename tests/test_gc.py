@@ -184,3 +184,17 @@ def test_library_section_is_read_and_checked(tmp_path):
     cfg.write_text(text.replace("gc_after_run = false", "gc_after_runs = true"), encoding="utf-8")
     with pytest.raises(ConfigError, match="gc_after_runs"):
         load_config(cfg)
+
+
+def test_run_ends_with_gc_when_the_station_asks_for_it(aired, capsys):
+    root, cfg = aired["root"], aired["cfg"]
+    text = cfg.read_text(encoding="utf-8")
+    cfg.write_text(text.replace("gc_after_run = false", "gc_after_run = true"), encoding="utf-8")
+    before = _files(root, "renditions")
+    assert run_cli("--config", cfg, "run", "--date", "2026-10-05", "--days", "1") == 0
+    out = capsys.readouterr().out
+    assert "gc: removed" in out
+    gone = set(before) - set(_files(root, "renditions"))
+    removed = {r["path"] for r in _rows(root, "SELECT * FROM gc_removed")}
+    assert gone and gone <= removed and not any((root / "library" / p).exists() for p in removed)
+    assert _files(root, "originals") == aired["originals"]
