@@ -412,6 +412,8 @@ def run(obj: Context, quarter: str | None, date: str | None, days: int) -> None:
     do_plan(obj, q)
     do_schedule(obj, first, days)
     do_publish(obj, dry_run=False)
+    if obj.cfg.library_gc.gc_after_run and obj.status == 0:   # [library] gc_after_run (issue 12)
+        do_gc(obj, dry_run=False)
 
 
 @cli.command()
@@ -567,6 +569,36 @@ def status(obj: Context) -> None:
     with obj.catalog() as cat:
         for line in status_lines(obj.cfg, cat):
             say(line)
+
+
+# -- dangke gc (issue 12): library retention ------------------------------------------------
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB"
+
+
+def do_gc(obj: Context, dry_run: bool) -> None:
+    from .gc import collect
+    with obj.catalog() as cat:
+        report = collect(obj.cfg, cat, dry_run=dry_run)
+    by_kind: dict[str, list[int]] = {}
+    for r in report.removed:
+        by_kind.setdefault(r.kind, []).append(r.bytes)
+    verb = "would remove" if dry_run else "removed"
+    if report.finished:
+        say(f"gc: finished {report.finished} removal(s) of an interrupted gc")
+    for k, sizes in sorted(by_kind.items()):
+        say(f"  {verb} {len(sizes)} {k} file(s), {_mb(sum(sizes))}")
+    say(f"gc: {verb} {len(report.removed)} file(s), {report.reclaimed_bytes} bytes ({_mb(report.reclaimed_bytes)}) "
+        f"reclaimed{' if run with --yes' if dry_run else ''}; kept {report.kept} rendition(s), "
+        f"{_mb(report.kept_bytes)}; originals are never removed")
+
+
+@cli.command()
+@click.option("--yes", is_flag=True, help="Delete (without it: a dry run that lists what would go).")
+@click.pass_obj
+def gc(obj: Context, yes: bool) -> None:
+    """Remove renditions and slot files no kept generation, quarter or pending plan needs."""
+    do_gc(obj, dry_run=not yes)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -244,6 +244,14 @@ class ComputeSection:
 
 
 @dataclass(frozen=True)
+class LibrarySection:
+    """``[library]``: retention of the library's renditions (``dangke gc``, issue 12)."""
+
+    #: run `dangke gc --yes` at the end of every successful `dangke run`
+    gc_after_run: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole validated configuration. Paths are absolute."""
 
@@ -261,6 +269,7 @@ class Config:
     rules: tuple[CategoryRule, ...] = ()
     channels: dict[str, ChannelSpec] = field(default_factory=dict)
     compute: ComputeSection = field(default_factory=ComputeSection)
+    library_gc: LibrarySection = field(default_factory=LibrarySection)
 
     @property
     def root(self) -> Path:
@@ -332,7 +341,7 @@ def load_config(path: Path) -> Config:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"not valid TOML: {exc}", path=path, fix="fix the syntax") from exc
     known = {"station", "paths", "publish", "fleet", "ingest", "encode", "plan", "schedule",
-             "feeds", "profiles", "rules", "channels", "compute"}
+             "feeds", "profiles", "rules", "channels", "compute", "library"}
     for key in data:
         if key not in known:
             raise ConfigError(f"unknown section [{key}]", path=path,
@@ -355,7 +364,9 @@ def load_config(path: Path) -> Config:
         raise ConfigError(f"[plan] fallback_dialect = {sections['plan'].fallback_dialect!r} is "
                           "not an ISO 639-3 code we know", path=path, fix=f"use one of: {accepted_dialects()}")
     compute = _section(ComputeSection, data.get("compute", {}), "compute", path)
-    return Config(path=path, profiles=profiles, rules=rules, channels=channels, compute=compute, **sections)
+    library_gc = _section(LibrarySection, data.get("library", {}), "library", path)
+    return Config(path=path, profiles=profiles, rules=rules, channels=channels, compute=compute,
+                  library_gc=library_gc, **sections)
 
 
 def _check_station(station: StationSection, path: Path) -> None:

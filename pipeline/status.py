@@ -3,30 +3,28 @@
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 
 from .catalog import Catalog
 from .config import Config, profile_hash
 from .ingest import inbox_candidates
-from .ingest.files import display_name, open_for_writing, snapshot
+from .ingest import inbox
+from .ingest.files import display_name, open_for_writing
 from .publish import store_for
 
 
-def _inbox_lines(cfg: Config) -> list[str]:
+def _inbox_lines(cfg: Config, catalog: Catalog) -> list[str]:
+    """Each inbox file: ready for `dangke ingest`, or waiting and why, in the words
+    ingest uses (:mod:`pipeline.ingest.inbox`), incomplete files with their rejection time."""
     audio, waiting = inbox_candidates(cfg)
     busy = open_for_writing(audio)
-    lines = [f"inbox: {len(audio)} file(s) to ingest, {len(waiting)} waiting  [{cfg.inbox}]"]
-    now = time.time()
-    for p in audio:
-        snap = snapshot(p)
-        if p in busy:
-            lines.append(f"  {display_name(p.name)}: still being written (open in another program)")
-        elif snap is not None and now - snap.mtime_ns / 1e9 < cfg.ingest.settle_s:
-            lines.append(f"  {display_name(p.name)}: changed in the last {cfg.ingest.settle_s:g} s")
-        else:
-            lines.append(f"  {display_name(p.name)}: ready for `dangke ingest`")
-    lines += [f"  waiting {w.name}: {w.why}" for w in waiting]
+    states = [(p, inbox.state(cfg, catalog, p, busy)) for p in audio]
+    waits = [w for _, w in states if w is not None] + waiting
+    ready = [p for p, w in states if w is None]
+    lines = [f"inbox: {len(ready)} file(s) ready for `dangke ingest`, {len(waits)} waiting  [{cfg.inbox}]"]
+    lines += [f"  {display_name(p.name)}: ready for `dangke ingest`" for p in ready]
+    lines += [f"  waiting {w.name}: {w.why}" + (f" / {w.why_zh}" if w.why_zh else "")
+              for w in sorted(waits, key=lambda w: w.name)]
     if cfg.inbox.is_dir():
         folders = sorted(p for p in cfg.inbox.iterdir() if p.is_dir() and not p.name.startswith("."))
         lines += [f"  folder {display_name(p.name)}/: its files are moved up and taken by the next ingest"
@@ -55,7 +53,7 @@ def _ingest_lines(catalog: Catalog, limit: int = 10) -> tuple[list[str], set[tup
 def status_lines(cfg: Config, catalog: Catalog) -> list[str]:
     """The status report, one line each."""
     lines = [f"station: {cfg.station.name} ({cfg.path})"]
-    lines += _inbox_lines(cfg)
+    lines += _inbox_lines(cfg, catalog)
     unfinished = catalog.intents()
     if unfinished:
         lines.append(f"unfinished: {len(unfinished)} file move(s) of an interrupted ingest; "
@@ -78,6 +76,7 @@ def status_lines(cfg: Config, catalog: Catalog) -> list[str]:
         ph = profile_hash(p)
         have = sum(1 for l in lessons if catalog.rendition(l.source_sha256, name, ph))
         lines.append(f"renditions {name}: {have} of {len(lessons)} lesson(s)")
+    lines += _disk_lines(cfg, catalog)
     rejected = catalog.rejections(20)
     lines.append(f"rejected: {len(rejected)} recent, newest first (reasons in <name>.reason.txt)  [{cfg.rejected}]")
     for r in rejected:
@@ -94,3 +93,16 @@ def status_lines(cfg: Config, catalog: Catalog) -> list[str]:
         lines.append("recent errors:")
         lines += [f"  {e['at']} [{e['stage']}] {e['subject']}: {e['message']}" for e in errors]
     return lines
+
+
+def _disk_lines(cfg: Config, catalog: Catalog) -> list[str]:
+    """Disk use of the library by kind (issue 12; ``dangke gc`` reclaims renditions)."""
+    from .gc import disk_use
+
+    d = disk_use(cfg, catalog)
+    mb = lambda n: f"{n / 1e6:.1f} MB"  # noqa: E731
+    line = (f"disk: originals {mb(d.originals)}, renditions {mb(d.lessons)}, fillers {mb(d.fillers)}, "
+            f"slot files {mb(d.slots)}")
+    extra = [f"decodable copies {mb(d.decodable)}"] if d.decodable else []
+    extra += [f"unrecorded {mb(d.other)}"] if d.other else []
+    return [line + (", " + ", ".join(extra) if extra else "") + "  (`dangke gc` lists what is no longer needed)"]

@@ -18,6 +18,12 @@ python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need="$need python3-venv"
 for pkg in libopencore-amrnb0 libvo-amrwbenc0; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
 done
+# sox with its AMR formats: AMR with DTX is decoded by the opencore-amr reference
+# decoders (ffmpeg's own AMR decoders drop the comfort-noise frames)
+command -v sox >/dev/null 2>&1 || need="$need sox"
+for pkg in libsox-fmt-base libopencore-amrwb0; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
+done
 if [ -n "$need" ]; then
   echo "installing system packages:$need"
   export DEBIAN_FRONTEND=noninteractive

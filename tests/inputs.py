@@ -45,9 +45,12 @@ def write_wav(dest: Path, data: np.ndarray, rate: int, subtype: str = "PCM_16", 
     return dest
 
 
-def _amr(src: Path, dest: Path, wide: bool) -> Path:
+def _amr(src: Path, dest: Path, wide: bool, dtx: bool = False, pause_s: float = 0.0) -> Path:
     rate, frame = (16000, 320) if wide else (8000, 160)
-    samples = np.ascontiguousarray((pcm(src, rate)[:, 0] * 32767).clip(-32768, 32767).astype("<i2"))
+    x = pcm(src, rate)[:, 0]
+    if pause_s:   # speech, a pause, the speech again (a memo with a pause to think)
+        x = np.concatenate([x, np.zeros(int(pause_s * rate)), x])
+    samples = np.ascontiguousarray((x * 32767).clip(-32768, 32767).astype("<i2"))
     buf = ctypes.create_string_buffer(128)
     if wide:
         lib = ctypes.CDLL("libvo-amrwbenc.so.0")
@@ -63,12 +66,12 @@ def _amr(src: Path, dest: Path, wide: bool) -> Path:
         lib.Encoder_Interface_Encode.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p,
                                                  ctypes.c_int]
         lib.Encoder_Interface_exit.argtypes = [ctypes.c_void_p]
-        state, header, mode = lib.Encoder_Interface_init(0), b"#!AMR\n", 7  # MR122, 12.2 kb/s
+        state, header, mode = lib.Encoder_Interface_init(int(dtx)), b"#!AMR\n", 7  # MR122, 12.2 kb/s
         encode, close = lib.Encoder_Interface_Encode, lib.Encoder_Interface_exit
     out = [header]
     for i in range(0, len(samples) - frame + 1, frame):
         chunk = samples[i:i + frame]
-        n = encode(state, mode, chunk.ctypes.data, buf, 0)
+        n = encode(state, mode, chunk.ctypes.data, buf, int(dtx and wide))
         out.append(buf.raw[:n])
     close(state)
     dest.write_bytes(b"".join(out))
@@ -83,6 +86,12 @@ def amr_nb(src: Path, dest: Path) -> Path:
 def amr_wb(src: Path, dest: Path) -> Path:
     """AMR-WB (16 kHz, 23.85 kb/s) in the RFC 4867 storage format."""
     return _amr(src, dest, wide=True)
+
+
+def amr_dtx(src: Path, dest: Path, wide: bool = False, pause_s: float = 2.0) -> Path:
+    """AMR with DTX (discontinuous transmission: SID comfort-noise and NO_DATA frames in
+    the pauses), as phones record voice memos: ``src``, a ``pause_s`` pause, ``src`` again."""
+    return _amr(src, dest, wide=wide, dtx=True, pause_s=pause_s)
 
 
 def prefix(src: Path, dest: Path, share: float) -> Path:

@@ -17,7 +17,7 @@ from typing import Callable, Iterable
 from .. import compute
 from ..catalog import Catalog
 from ..config import Config, profile_hash
-from ..media import bext, tags
+from ..media import bext, repair, tags
 from ..media.meter import Loudness
 from ..models import DeviceProfile, Lesson, Rendition
 from ..vocab import CATEGORY_NAMES_ZH
@@ -111,7 +111,8 @@ def lesson_jobs(cfg: Config, catalog: Catalog, lessons: Iterable[Lesson],
                                   tag=lesson_tagger(p, lesson, cover_for(cfg, lesson.series)),
                                   title=lesson.title))
         if targets:
-            jobs.append(SourceJob(key=lesson.source_sha256, path=cfg.library / src["path"],
+            jobs.append(SourceJob(key=lesson.source_sha256,
+                                  path=repair.library_copy(cfg.library, lesson.source_sha256, cfg.library / src["path"]),
                                   prepare=chain.prepare(_channel_mode(findings)),
                                   duration_s=lesson.duration_s, targets=tuple(targets),
                                   label=lesson.lesson_id))

@@ -32,9 +32,9 @@ from .. import compute
 from ..catalog import Catalog, now_iso
 from ..config import Config
 from ..errors import DangkeError, InputRejected, ToolError, ToolInterrupted
-from ..media import ffmpeg, tags
+from ..media import ffmpeg, repair, tags
 from ..models import Lesson, LessonMeta
-from . import files, journal, metadata, quality
+from . import files, inbox, journal, metadata, quality
 from .journal import reason_text
 from .quality import Findings, Truncated
 from .report import Accepted, Duplicate, IngestReport, Rejected, Retry, Waiting
@@ -138,11 +138,9 @@ def ingest_pass(cfg: Config, catalog: Catalog, settle_s: float | None = None,
                 results.append(Retry(name, "its move out of the inbox failed and is retried by every ingest "
                                            "(see `dangke status`)"))
             elif path in busy or (side is not None and side in busy):
-                waiting.append(Waiting(name, "still being written (open in another program)",
-                                       "仍在寫入中（另一個程式正開著它）", routine=True))
+                waiting.append(inbox.busy(name))
             elif path not in ready or (side is not None and side not in ready):
-                waiting.append(Waiting(name, "still changing: waiting until it stays the same",
-                                       "仍在變動中，等它不再變化", routine=True))
+                waiting.append(inbox.recorded(cfg, catalog, name, files.snapshot(path)) or inbox.changing(name))
             elif should_stop is not None and should_stop():
                 stopped = True
                 waiting.append(Waiting(name, "not started: ingest was stopped", "尚未處理：匯入已停止"))
@@ -151,6 +149,7 @@ def ingest_pass(cfg: Config, catalog: Catalog, settle_s: float | None = None,
                 if settler is not None and isinstance(result, Waiting) and result.retry_after_s:
                     settler.defer(path, result.retry_after_s)
                 results.append(result)
+        inbox.forget(catalog, {files.display_name(p.name) for p in candidates if p.exists()})
     waiting += [r for r in results if isinstance(r, Waiting)]
     return IngestReport(accepted=tuple(r for r in results if isinstance(r, Accepted)),
                         rejected=tuple(r for r in results if isinstance(r, Rejected)),
@@ -204,12 +203,10 @@ def ingest_file(cfg: Config, catalog: Catalog, path: Path, sidecar: Path | None 
         meta = metadata.merge(side_meta, metadata.from_name(name), metadata.from_tags(tags.read_tags(path)))
         _require_codes(meta)
     except Truncated as exc:
-        age = time.time() - max(seen.mtime_ns, seen.ctime_ns) / 1e9 if seen else 0.0
-        if age < cfg.ingest.incomplete_wait_s:
-            left = cfg.ingest.incomplete_wait_s - age
-            minutes = max(1, round(left / 60))
-            return Waiting(name, f"looks incomplete ({exc.message}); rejected in {minutes} min unless it changes",
-                           f"看起來不完整，若 {minutes} 分鐘內沒有變化將被退回", retry_after_s=left)
+        reject_at = (max(seen.mtime_ns, seen.ctime_ns) / 1e9 if seen else time.time()) + cfg.ingest.incomplete_wait_s
+        if seen is not None and time.time() < reject_at:
+            inbox.record_incomplete(catalog, name, seen, exc.message, reject_at)
+            return inbox.incomplete(cfg, name, exc.message, reject_at)
         return journal.reject(cfg, catalog, path, sidecar, exc, sha, name, seen, side_seen)
     except InputRejected as exc:
         return journal.reject(cfg, catalog, path, sidecar, exc, sha, name, seen, side_seen)
@@ -223,13 +220,32 @@ def ingest_file(cfg: Config, catalog: Catalog, path: Path, sidecar: Path | None 
 def _judge(cfg: Config, path: Path) -> Findings:
     """Probe, decode and judge ``path`` against ``[ingest]``.
 
+    A file ffmpeg would misread (a WAV chunk without its pad byte, AMR with DTX) is
+    judged by its decodable copy (:mod:`pipeline.media.repair`), as it will be encoded;
+    the decoded length is checked against what the container holds, so a decoder that
+    drops frames is caught (:func:`pipeline.ingest.quality.check_frames_kept`).
+
     Raises:
         Truncated, InputRejected: see :func:`pipeline.ingest.quality.assess`; files that
             ffprobe or ffmpeg cannot read are "not decodable audio".
         ToolInterrupted: the decoder was killed (try again later).
     """
     try:
-        probe = ffmpeg.probe(path)
+        with repair.for_decoding(path) as (source, fix):
+            return _judge_decodable(cfg, path, source, fix.code if fix else "")
+    except ToolInterrupted:
+        raise
+    except ToolError as exc:   # the decodable copy could not be made
+        raise _not_audio(exc, path) from exc
+
+
+def _judge_decodable(cfg: Config, path: Path, source: Path, fix: str) -> Findings:
+    try:
+        probe = ffmpeg.probe(source)
+        if fix:   # name the codec of the file itself, not of its decodable copy
+            original = _probe_or_none(path)
+            if original is not None:
+                probe = replace(probe, codec=original.codec, format_name=original.format_name)
     except ToolInterrupted:
         raise
     except ToolError as exc:
@@ -241,12 +257,21 @@ def _judge(cfg: Config, path: Path) -> Findings:
         raise _not_audio(exc, path) from exc
     header = tags.read_stream_header(path)
     try:
-        analysis = ffmpeg.analyze(path, probe.sample_rate, probe.channels, probe.header_duration_s)
+        analysis = ffmpeg.analyze(source, probe.sample_rate, probe.channels, probe.header_duration_s,
+                                  other_streams=probe.other_streams)
+        demuxed = ffmpeg.demuxed_duration(source, timeout_s=60.0 + (probe.header_duration_s or 600.0))
     except ToolInterrupted:
         raise
     except ToolError as exc:
         raise _not_audio(exc, path) from exc
-    return quality.assess(analysis, probe, header, cfg.ingest)
+    return quality.assess(analysis, probe, header, cfg.ingest, demuxed_s=demuxed, repair=fix)
+
+
+def _probe_or_none(path: Path) -> ffmpeg.Probe | None:
+    try:
+        return ffmpeg.probe(path)
+    except ToolError:
+        return None
 
 
 def _not_audio(exc: ToolError, path: Path) -> InputRejected:

@@ -91,6 +91,8 @@ class Findings:
     downmix_loss_db: float | None = None
     per_channel: tuple[ChannelFindings, ...] = ()
     decode_problems: tuple[str, ...] = ()
+    #: how the audio was read when ffmpeg alone would misread it (``wav-layout``, ``amr-dtx``)
+    repair: str = ""
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -104,6 +106,26 @@ def _reject(en: str, zh: str, fix: str, fix_zh: str, kind: type[InputRejected] =
     return kind(en, message_zh=zh, fix=fix, fix_zh=fix_zh)
 
 
+class FramesDropped(InputRejected):
+    """The decoder silently dropped frames the file holds: decoding it would shorten it."""
+
+
+def check_frames_kept(decoded_s: float, held_s: float | None, tolerance_s: float) -> None:
+    """Raise :class:`FramesDropped` when the decoder gave less audio than the file holds:
+    ``held_s`` is what the container holds (the demuxer's packets, or the frames counted
+    in an AMR file), decoded or not; a decoder that skips frames it does not implement
+    (ffmpeg's AMR decoders and DTX frames) gives less, by more than ``tolerance_s`` or
+    0.5 %. Never a silently shortened lesson."""
+    if held_s is None or held_s - decoded_s <= max(tolerance_s, 0.005 * held_s):
+        return
+    raise _reject(f"the decoder dropped {held_s - decoded_s:.1f} s of the {held_s:.1f} s the file holds "
+                  f"(only {decoded_s:.1f} s decoded): published like this, the lesson would be shortened",
+                  f"解碼器漏掉了 {held_s - decoded_s:.1f} 秒（檔案有 {held_s:.1f} 秒，只解出 {decoded_s:.1f} 秒），"
+                  "照此發布課程會被縮短",
+                  "export the recording again as WAV or MP3 from the recorder or phone",
+                  "請從錄音設備或手機重新匯出為 WAV 或 MP3", FramesDropped)
+
+
 def check_complete(decoded_s: float, probe: Probe, header: StreamHeader, log: DecodeLog,
                    tolerance_s: float) -> None:
     """Raise :class:`Truncated` when the file is a prefix of a longer one (BR-01).
@@ -113,9 +135,10 @@ def check_complete(decoded_s: float, probe: Probe, header: StreamHeader, log: De
     to estimate it) states more than was decoded, by more than ``tolerance_s`` or 0.5 %;
     the demuxer said the file ends early (``growing file?``, ``partial file``); an Ogg
     stream lacks its end-of-stream page. MP3 without a Xing header and AMR record no
-    length: a prefix of them cannot be told from a short file.
+    length: a prefix of them cannot be told from a short file (an AMR length counted
+    from its frames is checked by :func:`check_frames_kept` instead).
     """
-    lengths = [x for x in (header.length_s,
+    lengths = [x for x in (None if header.counted else header.length_s,
                            None if log.duration_estimated else probe.header_duration_s) if x]
     expected = max(lengths, default=0.0)
     if expected - decoded_s > max(tolerance_s, 0.005 * expected):
@@ -173,10 +196,15 @@ def _downmix_loss_db(sig: SignalStats, mode: str) -> float | None:
     return round(10 * math.log10(power), 2) if power > 1e-12 else -120.0
 
 
-def assess(analysis: Analysis, probe: Probe, header: StreamHeader, t: IngestSection) -> Findings:
-    """Judge a decoded source against the ``[ingest]`` thresholds ``t``.
+def assess(analysis: Analysis, probe: Probe, header: StreamHeader, t: IngestSection,
+           demuxed_s: float | None = None, repair: str = "") -> Findings:
+    """Judge a decoded source against the ``[ingest]`` thresholds ``t``. ``demuxed_s``:
+    the seconds the container's packets hold (see
+    :func:`pipeline.media.ffmpeg.demuxed_duration`); ``repair``: the code of the
+    decodable copy analysed instead of the file (:mod:`pipeline.media.repair`), or "".
 
     Raises:
+        FramesDropped: the decoder gave less than the file holds (:func:`check_frames_kept`).
         Truncated: the file is a prefix of a longer one (see :func:`check_complete`).
         InputRejected: no audio, sampled below ``min_sample_rate_hz``, shorter than
             ``min_duration_s``, integrated loudness below ``silent_below_lufs`` (or digital
@@ -189,6 +217,8 @@ def assess(analysis: Analysis, probe: Probe, header: StreamHeader, t: IngestSect
         raise _reject("no audio could be decoded from the file", "檔案中解不出任何聲音",
                       "export the recording again as MP3, WAV or M4A", "請重新匯出為 MP3、WAV 或 M4A 檔")
     check_complete(dur, probe, header, analysis.log, t.truncation_tolerance_s)
+    check_frames_kept(dur, max([x for x in (demuxed_s, header.length_s if header.counted else None) if x],
+                               default=None), t.truncation_tolerance_s)
     if analysis.sample_rate < t.min_sample_rate_hz:
         raise _reject(f"the sample rate is {analysis.sample_rate} Hz, below the {t.min_sample_rate_hz} Hz "
                       "needed for intelligible speech",
@@ -237,7 +267,7 @@ def assess(analysis: Analysis, probe: Probe, header: StreamHeader, t: IngestSect
         downmix_loss_db=_downmix_loss_db(sig, mode),
         per_channel=tuple(ChannelFindings(round(c.rms_dbfs, 2), round(c.peak_dbfs, 2), round(c.dc_offset, 6),
                                           round(c.clipped_share, 6)) for c in sig.channels),
-        decode_problems=analysis.log.errors[:20])
+        decode_problems=analysis.log.errors[:20], repair=repair)
 
 
 def _warnings(analysis: Analysis, t: IngestSection, integrated: float) -> list[Reason]:

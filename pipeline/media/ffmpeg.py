@@ -77,6 +77,8 @@ class Probe:
     header_duration_s: float | None
     bit_rate: int | None
     tags: dict[str, str]
+    #: ``(index, codec)`` of the streams that are not this audio stream (cover pictures)
+    other_streams: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -163,7 +165,9 @@ def probe(path: Path, timeout_s: float = 30.0) -> Probe:
                  sample_rate=number(stream.get("sample_rate"), int) or 0,
                  channels=int(stream.get("channels") or 0),
                  header_duration_s=number(stream.get("duration", fmt.get("duration")), float),
-                 bit_rate=number(stream.get("bit_rate", fmt.get("bit_rate")), int), tags=tags)
+                 bit_rate=number(stream.get("bit_rate", fmt.get("bit_rate")), int), tags=tags,
+                 other_streams=tuple((int(s.get("index", 0)), str(s.get("codec_name", "")))
+                                     for s in data.get("streams", []) if s is not stream))
 
 
 def _chain(stream: Any, filters: Sequence[Filter]) -> Any:
@@ -178,7 +182,7 @@ def _quiet(node: Any) -> list[str]:
 
 
 def analyze(path: Path, sample_rate: int, channels: int, duration_hint: float | None = None,
-            timeout_s: float | None = None) -> Analysis:
+            timeout_s: float | None = None, other_streams: tuple[tuple[int, str], ...] = ()) -> Analysis:
     """Decode the first audio stream of ``path`` once and measure it: BS.1770-4
     integrated loudness, loudness range and true peak (``ebur128``) in ffmpeg, and the
     decoded samples, streamed as 32-bit float PCM at ``sample_rate`` Hz with ``channels``
@@ -188,7 +192,10 @@ def analyze(path: Path, sample_rate: int, channels: int, duration_hint: float | 
 
     ffmpeg runs in its own session, so a Ctrl-C meant for dangke does not cut the
     decode short (a shortened decode would look like a truncated file); the run may take
-    ``timeout_s`` (default ``60 s + 2 x duration_hint``).
+    ``timeout_s`` (default ``60 s + 2 x duration_hint``). Only the audio stream is
+    decoded (``-map`` of ``a:0``); what ffmpeg says about ``other_streams`` (see
+    :class:`Probe`: cover pictures it looks at while opening the file) is kept apart
+    from the audio's problems (:func:`~pipeline.media.decodelog.parse_decode_log`).
 
     Raises:
         ToolInterrupted: ffmpeg was killed by a signal (not a fault of the file).
@@ -242,7 +249,7 @@ def analyze(path: Path, sample_rate: int, channels: int, duration_hint: float | 
     if returncode < 0:
         raise ToolInterrupted(f"{FFMPEG} was stopped by signal {-returncode}", path=path,
                               fix="run the ingest again")
-    decode_log = parse_decode_log(text)
+    decode_log = parse_decode_log(text, other_streams)
     if returncode != 0:
         detail = decode_log.incomplete + decode_log.errors
         tail = " | ".join(detail[-3:]) or f"exit status {returncode}"
@@ -257,6 +264,34 @@ def analyze(path: Path, sample_rate: int, channels: int, duration_hint: float | 
                         fix="not a decodable audio file") from exc
     return Analysis(duration_s=signal.duration_s, sample_rate=sample_rate, channels=channels,
                     loudness=loudness, signal=signal, log=decode_log)
+
+
+def demuxed_duration(path: Path, timeout_s: float = 600.0) -> float | None:
+    """Seconds of audio the demuxer hands over for the first audio stream, without
+    decoding (``-c copy`` to the null muxer; the end time ffmpeg's ``-progress`` reports).
+    Compared with the decoded duration it shows a decoder that drops frames. None when
+    ffmpeg reports no time.
+
+    Raises:
+        ToolInterrupted: ffmpeg was killed by a signal.
+        ToolError: ffmpeg failed or timed out.
+    """
+    with tempfile.TemporaryDirectory(prefix="dangke-demux-") as tmp:
+        source = _plain_name(path, Path(tmp))
+        args = [FFMPEG, "-nostdin", "-hide_banner", "-nostats", "-v", "error", "-i", str(source),
+                "-map", "0:a:0", "-c", "copy", "-f", "null", "-", "-progress", "pipe:1"]
+        try:
+            proc = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout_s,
+                                  check=False, start_new_session=True)
+        except subprocess.TimeoutExpired as exc:
+            raise ToolError(f"{FFMPEG} did not finish within {timeout_s:.0f} s", path=path) from exc
+    if proc.returncode < 0:
+        raise ToolInterrupted(f"{FFMPEG} was stopped by signal {-proc.returncode}", path=path,
+                              fix="run the ingest again")
+    if proc.returncode != 0:
+        return None
+    times = re.findall(r"^out_time_us=(\d+)$", proc.stdout.decode("ascii", "replace"), re.M)
+    return int(times[-1]) / 1e6 if times else None
 
 
 def _plain_name(path: Path, tmp: Path) -> Path:

@@ -19,6 +19,8 @@ from mutagen.mp3 import MP3, BitrateMode
 from mutagen.mp4 import MP4
 from mutagen.ogg import OggFileType, OggPage
 
+from . import amr, riff
+
 _ID3_READ = {"title": "TIT2", "artist": "TPE1", "album": "TALB", "genre": "TCON",
              "language": "TLAN", "date": "TDRC"}
 _EASY_KEYS = ("title", "artist", "album", "genre", "language", "date", "comment", "description")
@@ -77,13 +79,66 @@ def repair_mojibake(text: str) -> str:
     return text
 
 
+def _plausible(text: str) -> int:
+    """How many characters of ``text`` a Chinese title plausibly contains."""
+    return sum(1 for c in text if _common_chinese(c) and c not in "\ufffd")
+
+
+def fix_frame_text(payload: bytes, utf16_bom: bool = True) -> bytes:
+    """The payload of an ID3v2 text or comment frame (encoding byte, then text), with the
+    encodings Chinese tag editors get wrong put right (id3v2.4.0-structure §4):
+
+    - flagged UTF-8 (``$03``) but not valid UTF-8, while valid GB18030 (GBK is its
+      subset): the text is recoded to real UTF-8;
+    - flagged UTF-16 (``$01``) without a byte order mark: the byte order that reads as
+      text is chosen (mutagen assumes little-endian) and the mark added; only with
+      ``utf16_bom`` (text frames: the text follows the encoding byte directly).
+
+    Anything else, and text that is valid as flagged, is returned unchanged. Pure.
+    """
+    if len(payload) < 2:
+        return payload
+    enc, body = payload[0], payload[1:]
+    if enc == 3:
+        try:
+            body.decode("utf-8")
+            return payload
+        except UnicodeDecodeError:
+            pass
+        try:
+            return b"\x03" + body.decode("gb18030").encode("utf-8")
+        except UnicodeDecodeError:
+            return payload
+    if utf16_bom and enc == 1 and len(body) >= 2 and body[:2] not in (b"\xff\xfe", b"\xfe\xff"):
+        even = body[:len(body) - len(body) % 2]
+        le, be = even.decode("utf-16-le", "replace"), even.decode("utf-16-be", "replace")
+        return b"\x01" + (b"\xfe\xff" if _plausible(be) > _plausible(le) else b"\xff\xfe") + body
+    return payload
+
+
+def _lenient(frame_cls: type) -> type:
+    """``frame_cls`` whose text is put right by :func:`fix_frame_text` before mutagen
+    parses it (registered through mutagen's ``known_frames``; same frame id)."""
+    text_frame = issubclass(frame_cls, id3.TextFrame)
+
+    def _readData(self, id3_header, data):  # noqa: N802 (mutagen's name)
+        return frame_cls._readData(self, id3_header, fix_frame_text(data, utf16_bom=text_frame))
+    return type(frame_cls.__name__, (frame_cls,), {"_readData": _readData})
+
+
+#: mutagen's frame classes, the text frames read here made lenient (see :func:`fix_frame_text`)
+_LENIENT_FRAMES = {**id3.Frames, **{fid: _lenient(id3.Frames[fid]) for fid in (*_ID3_READ.values(), "COMM")}}
+
+
 def read_tags(path: Path) -> dict[str, str]:
     """Embedded tags of an audio file as ``{title, artist, album, genre, language, date,
     comment}`` (only those present): ID3v2 with ID3v1 filling what v2 lacks (MP3, WAV,
     AIFF), MP4/M4A atoms, ASF/WMA attributes, Vorbis comments (FLAC, Ogg, Opus) and APEv2.
 
     Text from ID3 frames declared ISO-8859-1 and from ID3v1 is repaired by
-    :func:`repair_mojibake`; formats whose text is Unicode by definition are not touched.
+    :func:`repair_mojibake`; ID3 frames declared UTF-8 that hold GBK/GB18030 bytes, and
+    UTF-16 frames without a byte order mark, by :func:`fix_frame_text`; formats whose
+    text is Unicode by definition are not touched.
     NUL and other control characters are removed. Never raises for unreadable tags: a
     file without readable tags gives ``{}``.
     """
@@ -94,7 +149,7 @@ def read_tags(path: Path) -> dict[str, str]:
     if f is None or f.tags is None:
         return _id3_only(path)
     if isinstance(f.tags, id3.ID3):
-        return _from_id3(f.tags)
+        return _from_id3(_lenient_id3(path, f.tags))
     if isinstance(f, MP4):
         return {k: _clean(str(f.tags[v][0]), False) for k, v in _MP4_READ.items() if f.tags.get(v)}
     if isinstance(f, ASF):
@@ -128,11 +183,20 @@ def _from_id3(tags: id3.ID3) -> dict[str, str]:
     return out
 
 
+def _lenient_id3(path: Path, tags: id3.ID3) -> id3.ID3:
+    """The ID3 tag of ``path`` read again with :data:`_LENIENT_FRAMES` (the tag of an MP3;
+    ID3 chunks of WAV/AIFF keep what mutagen read)."""
+    try:
+        return id3.ID3(str(path), known_frames=_LENIENT_FRAMES)
+    except (id3.ID3NoHeaderError, mutagen.MutagenError, OSError, ValueError):
+        return tags
+
+
 def _id3_only(path: Path) -> dict[str, str]:
     """ID3 tags of a file mutagen does not otherwise recognise (e.g. an MP3 it cannot
     sync, a file with only an ID3v1 tag)."""
     try:
-        tags = id3.ID3(str(path))
+        tags = id3.ID3(str(path), known_frames=_LENIENT_FRAMES)
     except (id3.ID3NoHeaderError, mutagen.MutagenError, OSError, ValueError):
         return {}
     return _from_id3(tags)
@@ -166,15 +230,35 @@ class StreamHeader:
     MP3 Xing/Info/VBRI frame count); None otherwise (MP3 without such a header, AMR).
     ``ends_cleanly``: for Ogg (Vorbis, Opus, FLAC-in-Ogg), whether the last page carries
     the end-of-stream flag (RFC 3533 §6); None for other formats.
+    ``counted``: ``length_s`` was counted from the frames present (AMR, which has no
+    length field), not declared; a decode shorter than it means the decoder dropped
+    frames, not that the file was cut off.
+
+    Sizes that mean "unknown" are no length: a WAV written to a pipe (RIFF and data sizes
+    0xFFFFFFFF or 0), FLAC STREAMINFO with 0 samples, an MP4 of fragments (``mvhd``
+    duration 0), WebM without ``Duration``: their length is taken from the data.
     """
 
     length_s: float | None = None
     ends_cleanly: bool | None = None
+    counted: bool = False
 
 
 def read_stream_header(path: Path) -> StreamHeader:
     """The header facts of ``path`` used to tell a complete file from a truncated one.
     Never raises: an unreadable header gives ``StreamHeader()``."""
+    try:
+        size = Path(path).stat().st_size
+        with open(path, "rb") as fileobj:
+            head = fileobj.read(1 << 16)
+    except OSError:
+        return StreamHeader()
+    layout = riff.read_layout(head, size)
+    if layout is not None and (layout.unknown_size or layout.resynced):
+        return StreamHeader()   # the data runs to the end: its length is the decoded length
+    if amr.magic(head) is not None:
+        frames = amr.count_frames(Path(path).read_bytes())
+        return StreamHeader(length_s=frames.duration_s, counted=True) if frames else StreamHeader()
     try:
         f = mutagen.File(str(path))
     except Exception:  # damaged or unknown headers say nothing; decoding decides

@@ -106,7 +106,7 @@ def feed_objects(cfg: Config, catalog: Catalog, when: dt.datetime, peek: bool = 
     base = cfg.station.base_url
     local = {r.key: cfg.library / r.path for r in catalog.renditions()}
     lessons = list(lesson_feed_sources(cfg, catalog))
-    airings = _recent(_airings(cfg, local), when, cfg.feeds.broadcast_days)
+    airings = _recent(_airings(cfg, local, when), when, cfg.feeds.broadcast_days)
     guids = [f"dangke-lesson:{lesson.lesson_id}" for lesson, _ in lessons] + [a.guid for _, a in airings]
     known = catalog.first_published(guids)
     if peek and len(known) < len(guids):
@@ -168,18 +168,38 @@ def _recent(airings: list[tuple[str, FeedItem]], when: dt.datetime, days: int) -
     return [(ch, a) for ch, a in airings if a.air_end is None or a.air_end >= since]
 
 
-def _airings(cfg: Config, local: dict[str, Path]) -> list[tuple[str, FeedItem]]:
-    """``(channel, item)`` for every staged airing and whole-slot file, in air order
-    (``pub_date`` still to be set).
+def feed_day_files(cfg: Config, when: dt.datetime) -> list[Path]:
+    """The staged schedules (``broadcast/<channel>/<date>.json``) the broadcast feeds
+    built at ``when`` (aware) draw on: every one with ``[feeds] broadcast_days`` 0, else
+    those of the days from ``broadcast_days`` + 1 days before ``when`` on (a day's
+    airings may end after midnight). Older days' audio is then needed only while a kept
+    quarter publishes their schedule (see :mod:`pipeline.retention`)."""
+    root = cfg.build / "broadcast"
+    if not root.is_dir():
+        return []
+    files = sorted(root.glob("*/????-??-??.json"))
+    if cfg.feeds.broadcast_days <= 0:
+        return files
+    since = (when.astimezone(cfg.tz) - dt.timedelta(days=cfg.feeds.broadcast_days + 1)).date()
+    out = []
+    for f in files:
+        try:
+            if dt.date.fromisoformat(f.stem) >= since:
+                out.append(f)
+        except ValueError:
+            continue
+    return out
+
+
+def _airings(cfg: Config, local: dict[str, Path], when: dt.datetime) -> list[tuple[str, FeedItem]]:
+    """``(channel, item)`` for every airing and whole-slot file of the staged schedules
+    the feeds draw on (:func:`feed_day_files`), in air order (``pub_date`` still to be set).
 
     Raises:
         DangkeError: a scheduled key has no file in the library.
     """
-    root = cfg.build / "broadcast"
     out: list[tuple[str, FeedItem]] = []
-    if not root.is_dir():
-        return out
-    for day_file in sorted(root.glob("*/????-??-??.json")):
+    for day_file in feed_day_files(cfg, when):
         doc = json.loads(day_file.read_text(encoding="utf-8"))
         name = doc["channel"]
         channel = cfg.channels.get(name)

@@ -15,7 +15,7 @@ from ..config import Config
 from ..errors import DangkeError
 from ..fsutil import sha256_file
 from ..models import Quarter, Rendition
-from .feedset import lesson_feed_sources
+from .feedset import feed_day_files, lesson_feed_sources
 from .store import Put
 
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -87,23 +87,32 @@ def _local_audio(catalog: Catalog) -> dict[str, Rendition]:
     return {r.key: r for r in catalog.renditions()}
 
 
-def referenced_audio(cfg: Config, catalog: Catalog, build: list[Put]) -> list[Put]:
-    """The renditions that manifests, schedules and lesson feeds refer to.
-
-    Raises:
-        DangkeError: a referenced key has no file in the library (run ``dangke encode``).
-    """
-    local = _local_audio(catalog)
+def referenced_keys(cfg: Config, catalog: Catalog, build: list[Put], when: dt.datetime | None = None) -> set[str]:
+    """The audio keys (``audio/<profile>/<sha256>.<ext>``) that the staged manifests and
+    schedules of ``build``, the schedules the broadcast feeds draw on at ``when``
+    (default now; see :func:`~pipeline.publish.feedset.feed_day_files`) and the lesson
+    feeds refer to."""
+    when = when or dt.datetime.now(dt.timezone.utc)
     keys: set[str] = set()
     documents = [obj.path for obj in build if obj.key.endswith(".json") and obj.path is not None]
-    # every staged schedule, kept or not: the broadcast feeds are built from all of them
-    documents += [p for k, p in _staged(cfg) if k.startswith("broadcast/") and k.endswith(".json")]
+    documents += feed_day_files(cfg, when)
     for path in dict.fromkeys(documents):
         doc = json.loads(path.read_text(encoding="utf-8"))
         keys.update(i["key"] for i in doc.get("items", []) if i.get("key"))
         keys.update(i["key"] for s in doc.get("slots", []) for i in s.get("items", []) if i.get("key"))
         keys.update(s["key"] for s in doc.get("slots", []) if s.get("key"))
     keys.update(item.key for _, item in lesson_feed_sources(cfg, catalog))
+    return keys
+
+
+def referenced_audio(cfg: Config, catalog: Catalog, build: list[Put]) -> list[Put]:
+    """The renditions that manifests, schedules and feeds refer to (:func:`referenced_keys`).
+
+    Raises:
+        DangkeError: a referenced key has no file in the library (run ``dangke encode``).
+    """
+    local = _local_audio(catalog)
+    keys = referenced_keys(cfg, catalog, build)
     out = []
     for key in sorted(keys):
         r = local.get(key)
