@@ -1,0 +1,179 @@
+"""The report's pictures, drawn with matplotlib (the only module that imports it).
+
+Each picture is a PNG named by a hash of what it shows (the stored curves' digests, the
+targets, the labels and :data:`VERSION`), so a picture that exists already is reused and
+a re-run only draws what changed. Text in pictures uses a Noto CJK font found on the
+machine at run time (Debian's ``fonts-noto-cjk``); without one the report stops with a
+clear error instead of drawing boxes for Chinese characters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DangkeError
+from ..media.meter import Curve
+
+VERSION = "1"
+"""Bump when the drawing changes: every picture is drawn again."""
+FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", os.path.expanduser("~/.local/share/fonts"))
+FONT_NAMES = ("NotoSansCJK-Regular.ttc", "NotoSansCJKtc-Regular.otf", "NotoSansCJKsc-Regular.otf",
+              "NotoSansCJK-Regular.otf", "NotoSerifCJK-Regular.ttc")
+COLOURS = ("#c0392b", "#2471a3", "#1e8449", "#7d3c98", "#b9770e", "#17202a")
+_font_cache: dict[str, object] = {}
+
+
+def cjk_font() -> Path:
+    """The path of a Noto CJK font file (``$DANGKE_CJK_FONT`` first).
+
+    Raises:
+        DangkeError: no such font is installed.
+    """
+    env = os.environ.get("DANGKE_CJK_FONT")
+    if env and Path(env).is_file():
+        return Path(env)
+    for name in FONT_NAMES:
+        for root in FONT_DIRS:
+            if not os.path.isdir(root):
+                continue
+            for dirpath, _dirs, names in os.walk(root):
+                if name in names:
+                    return Path(dirpath, name)
+    raise DangkeError("no Chinese (CJK) font found for the report's pictures", path=Path(FONT_DIRS[0]),
+                      fix="install Debian's fonts-noto-cjk (apt-get install fonts-noto-cjk, or sh scripts/setup.sh)"
+                          " or set DANGKE_CJK_FONT to a .ttc/.otf file")
+
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib import font_manager, pyplot
+    path = str(cjk_font())
+    if "name" not in _font_cache:
+        font_manager.fontManager.addfont(path)
+        _font_cache["name"] = font_manager.FontProperties(fname=path).get_name()
+    pyplot.rcParams.update({"font.family": [_font_cache["name"], "DejaVu Sans"], "axes.unicode_minus": False,
+                            "svg.hashsalt": "dangke", "font.size": 9})
+    return pyplot
+
+
+@dataclass(frozen=True)
+class Series:
+    """One rendition's curve on the loudness plot: its label, curve and target (LUFS)."""
+
+    label: str
+    curve: Curve
+    target_lufs: float
+    digest: str
+
+
+def picture_name(kind: str, *parts: object) -> str:
+    """``<kind>-<hash>.png`` for what a picture shows."""
+    h = hashlib.sha256("\x1f".join(map(str, (VERSION, kind, *parts))).encode("utf-8")).hexdigest()[:20]
+    return f"{kind}-{h}.png"
+
+
+def _scale(duration_s: float) -> tuple[float, str]:
+    """Seconds per x unit and the axis label: seconds under two minutes, else minutes."""
+    return (1.0, "時間 time (秒 s)") if duration_s < 120 else (60.0, "時間 time (分鐘 min)")
+
+
+def _finite(x: np.ndarray, floor: float) -> np.ndarray:
+    return np.where(np.isfinite(x), np.maximum(x, floor), floor)
+
+
+def _save(fig, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
+    os.replace(tmp, path)
+
+
+def _waveform(ax, curve: Curve, div: float) -> None:
+    """The source's waveform: peak envelope (light) and K-weighted RMS (dark), both sides
+    of zero, linear amplitude (full scale 1.0)."""
+    t = np.arange(curve.momentary.size + 1) * curve.step_s / div
+    peak = 10 ** (_finite(curve.peak, -120.0) / 20)
+    rms = np.minimum(10 ** (_finite(curve.rms, -120.0) / 20), peak)
+    peak, rms = np.append(peak, peak[-1:]), np.append(rms, rms[-1:])
+    ax.fill_between(t, -peak, peak, step="post", color="#85c1e9", linewidth=0, label="峰值 peak")
+    ax.fill_between(t, -rms, rms, step="post", color="#1f618d", linewidth=0, label="均方根 RMS (K)")
+    ax.set_ylim(-1.05, 1.05)
+    ax.axhline(0, color="#555", linewidth=0.4)
+    ax.set_ylabel("振幅 amplitude")
+    ax.set_title("波形（原始錄音） waveform (source)")
+    ax.legend(loc="upper right", fontsize=7, frameon=False, ncol=2)
+
+
+def _loudness(ax, source: Curve | None, renditions: list[Series], div: float) -> None:
+    """Momentary (thin) and short-term (thick) loudness of the source and short-term
+    loudness of each rendition, each against its target (dashed), in LUFS."""
+    if source is not None:
+        t = np.arange(1, source.momentary.size + 1) * source.step_s / div
+        ax.plot(t, _finite(source.momentary, -60.0), color="#aab7b8", linewidth=0.6, label="原始 瞬時 source M")
+        ax.plot(t, _finite(source.short_term, -60.0), color="#273746", linewidth=1.4, label="原始 短期 source S")
+    for i, s in enumerate(renditions):
+        colour = COLOURS[i % len(COLOURS)]
+        t = np.arange(1, s.curve.momentary.size + 1) * s.curve.step_s / div
+        ax.plot(t, _finite(s.curve.short_term, -60.0), color=colour, linewidth=1.0, label=f"{s.label} 短期 S")
+        ax.axhline(s.target_lufs, color=colour, linewidth=0.8, linestyle="--")
+    ax.set_ylim(-60, 0)
+    ax.set_ylabel("響度 loudness (LUFS)")
+    ax.grid(True, color="#eee", linewidth=0.5)
+    ax.set_title("響度隨時間（虛線為目標） loudness over time (dashed: targets)")
+    ax.legend(loc="lower center", fontsize=7, frameon=False, ncol=3)
+
+
+def lesson_picture(source: Curve | None, renditions: list[Series], path: Path) -> None:
+    """One lesson's picture: the source's waveform above (when its curve is known), the
+    loudness of source and renditions below, on one time axis."""
+    plt = _pyplot()
+    duration = max([c.duration_s for c in [source] + [s.curve for s in renditions] if c is not None] + [1e-3])
+    div, xlabel = _scale(duration)
+    rows = 2 if source is not None else 1
+    fig, axes = plt.subplots(rows, 1, figsize=(8.0, 2.0 + 2.4 * rows), sharex=True, squeeze=False,
+                             gridspec_kw={"height_ratios": [1, 1.5][-rows:]})
+    try:
+        if source is not None:
+            _waveform(axes[0][0], source, div)
+        _loudness(axes[-1][0], source, renditions, div)
+        axes[-1][0].set_xlim(0, duration / div)
+        axes[-1][0].set_xlabel(xlabel)
+        fig.tight_layout()
+        _save(fig, path)
+    finally:
+        plt.close(fig)
+
+
+def draw_one(job: tuple) -> str:
+    """Draw one picture job ``(path, source curve, [Series])`` (in a worker process);
+    returns the path."""
+    path, source, series = job
+    lesson_picture(source, series, Path(path))
+    return path
+
+
+def draw_all(jobs: list[tuple], workers: int) -> int:
+    """Draw picture jobs (see :func:`draw_one`), in ``workers`` processes when there are
+    many; returns how many were drawn."""
+    if len(jobs) < 8 or workers <= 1:
+        for job in jobs:
+            draw_one(job)
+        return len(jobs)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return sum(1 for _ in pool.map(draw_one, jobs, chunksize=4))
+
+
+def ensure(path: Path, draw) -> bool:
+    """Draw the picture at ``path`` with ``draw(path)`` unless it exists; True when drawn."""
+    if path.is_file():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draw(path)
+    return True
