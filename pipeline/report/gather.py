@@ -168,7 +168,7 @@ def quarter(cfg: Config, quarter_text: str, devices: list) -> dict:
             keys.update(i["key"] for i in man.get("items", []) if i.get("key"))
         row = {"device_id": d.device_id, "township": d.township, "village": d.village, "group": d.group,
                "dialect": d.dialect, "profile": d.profile, "planned": man is not None,
-               "items": len((man or {}).get("items", [])), "seconds": sum(seconds.values()),
+               "lessons_count": len((man or {}).get("items", [])), "seconds": sum(seconds.values()),
                "bytes": (man or {}).get("totals", {}).get("bytes", 0),
                "bytes_to_write": int(dif.get("bytes_to_write", 0)), "files_to_add": len(dif.get("add", [])),
                "problems": probs, "town_slug": slug(d.township)}

@@ -74,7 +74,8 @@ def _predicted(cfg: Config, catalog: Catalog) -> dict[str, tuple[str, int]] | No
 
 def generations(cfg: Config, catalog: Catalog, store: str) -> dict:
     """``{"current": {...}, "older": [...]}``: the generation this report belongs to
-    (``number``, ``changes`` in :data:`CONTENT`; None before anything can be published)
+    (``changes`` in :data:`CONTENT`, None when the next publish could not go ahead; no
+    number: the store may hold a higher one than the catalog knows)
     and the older generations, newest first (``number``, ``published_at``, ``objects``,
     ``bytes``, ``changes`` or None when no longer known)."""
     catalog.db.execute(SCHEMA)
@@ -100,12 +101,11 @@ def generations(cfg: Config, catalog: Catalog, store: str) -> dict:
     predicted = _predicted(cfg, catalog)
     last = listed[-1] if listed else None
     if last is not None and last["files"] is not None and predicted == _only(last["files"], CONTENT):
-        current = {"number": last["number"], "changes": last["content"]}
+        current = {"changes": last["content"]}
         older = listed[:-1]
     else:
-        number = (rows[-1]["number"] if rows else 0) + 1
         base = _only(last["files"], CONTENT) if last is not None and last["files"] is not None else {}
-        current = {"number": number, "changes": changes(base, predicted) if predicted is not None else None}
+        current = {"changes": changes(base, predicted) if predicted is not None else None}
         older = listed
     for g in older:
         g.pop("files", None)
