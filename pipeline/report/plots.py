@@ -83,13 +83,31 @@ def _scale(duration_s: float) -> tuple[float, str]:
     return (1.0, "時間 time (秒 s)") if duration_s < 120 else (60.0, "時間 time (分鐘 min)")
 
 
+DRAW_POINTS = 800
+"""Points drawn per series at most (the picture is 800 px wide): a longer curve is
+reduced to the maximum of each run of points (peaks and loudness alike)."""
+
+
+def _reduced(curve: Curve) -> Curve:
+    n = curve.momentary.size
+    k = -(-n // DRAW_POINTS)
+    if k <= 1:
+        return curve
+    cut = n // k * k
+
+    def red(x: np.ndarray) -> np.ndarray:
+        head = x[:cut].reshape(-1, k).max(axis=1)
+        return np.append(head, x[cut:].max()) if cut < n else head
+    return Curve(curve.step_s * k, red(curve.momentary), red(curve.short_term), red(curve.peak), red(curve.rms))
+
+
 def _finite(x: np.ndarray, floor: float) -> np.ndarray:
     return np.where(np.isfinite(x), np.maximum(x, floor), floor)
 
 
 def _save(fig, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
+    fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None}, pil_kwargs={"compress_level": 3})
     os.replace(tmp, path)
 
 
@@ -102,10 +120,7 @@ def _waveform(ax, curve: Curve, div: float) -> None:
     peak, rms = np.append(peak, peak[-1:]), np.append(rms, rms[-1:])
     ax.fill_between(t, -peak, peak, step="post", color="#85c1e9", linewidth=0, label="峰值 peak")
     ax.fill_between(t, -rms, rms, step="post", color="#1f618d", linewidth=0, label="均方根 RMS (K)")
-    ax.set_ylim(-1.05, 1.05)
     ax.axhline(0, color="#555", linewidth=0.4)
-    ax.set_ylabel("振幅 amplitude")
-    ax.set_title("波形（原始錄音） waveform (source)")
     ax.legend(loc="upper right", fontsize=7, frameon=False, ncol=2)
 
 
@@ -121,32 +136,59 @@ def _loudness(ax, source: Curve | None, renditions: list[Series], div: float) ->
         t = np.arange(1, s.curve.momentary.size + 1) * s.curve.step_s / div
         ax.plot(t, _finite(s.curve.short_term, -60.0), color=colour, linewidth=1.0, label=f"{s.label} 短期 S")
         ax.axhline(s.target_lufs, color=colour, linewidth=0.8, linestyle="--")
-    ax.set_ylim(-60, 0)
-    ax.set_ylabel("響度 loudness (LUFS)")
-    ax.grid(True, color="#eee", linewidth=0.5)
-    ax.set_title("響度隨時間（虛線為目標） loudness over time (dashed: targets)")
     ax.legend(loc="lower center", fontsize=7, frameon=False, ncol=3)
+
+
+class _Painter:
+    """One figure kept per process and layout (with or without the waveform): its frame,
+    titles and labels are made once; each picture replaces only the data (about half the
+    cost of a new figure)."""
+
+    def __init__(self, rows: int) -> None:
+        plt = _pyplot()
+        self.fig, axes = plt.subplots(rows, 1, figsize=(8.0, 1.6 + 2.2 * rows), sharex=True, squeeze=False,
+                                      gridspec_kw={"height_ratios": [1, 1.5][-rows:]})
+        self.axes = [a[0] for a in axes]
+        for ax in self.axes:
+            ax.tick_params(labelfontfamily="DejaVu Sans", labelsize=8)
+        if rows == 2:
+            self.axes[0].set_ylim(-1.05, 1.05)
+            self.axes[0].set_ylabel("振幅 amplitude")
+            self.axes[0].set_title("波形（原始錄音） waveform (source)")
+        low = self.axes[-1]
+        low.set_ylim(-60, 0)
+        low.set_ylabel("響度 loudness (LUFS)")
+        low.grid(True, color="#eee", linewidth=0.5)
+        low.set_title("響度隨時間（虛線為目標） loudness over time (dashed: targets)")
+        self.fig.subplots_adjust(left=0.09, right=0.98, top=0.94 if rows == 2 else 0.9,
+                                 bottom=0.1 if rows == 2 else 0.16, hspace=0.25)
+
+    def paint(self, source: Curve | None, renditions: list[Series], duration: float, path: Path) -> None:
+        for ax in self.axes:
+            for artist in [*ax.collections, *ax.lines] + ([ax.legend_] if ax.legend_ else []):
+                artist.remove()
+        div, xlabel = _scale(duration)
+        if source is not None:
+            _waveform(self.axes[0], source, div)
+        _loudness(self.axes[-1], source, renditions, div)
+        self.axes[-1].set_xlim(0, duration / div)
+        self.axes[-1].set_xlabel(xlabel)
+        _save(self.fig, path)
+
+
+_painters: dict[int, _Painter] = {}
 
 
 def lesson_picture(source: Curve | None, renditions: list[Series], path: Path) -> None:
     """One lesson's picture: the source's waveform above (when its curve is known), the
     loudness of source and renditions below, on one time axis."""
-    plt = _pyplot()
     duration = max([c.duration_s for c in [source] + [s.curve for s in renditions] if c is not None] + [1e-3])
-    div, xlabel = _scale(duration)
+    source = _reduced(source) if source is not None else None
+    renditions = [Series(s.label, _reduced(s.curve), s.target_lufs, s.digest) for s in renditions]
     rows = 2 if source is not None else 1
-    fig, axes = plt.subplots(rows, 1, figsize=(8.0, 2.0 + 2.4 * rows), sharex=True, squeeze=False,
-                             gridspec_kw={"height_ratios": [1, 1.5][-rows:]})
-    try:
-        if source is not None:
-            _waveform(axes[0][0], source, div)
-        _loudness(axes[-1][0], source, renditions, div)
-        axes[-1][0].set_xlim(0, duration / div)
-        axes[-1][0].set_xlabel(xlabel)
-        fig.tight_layout()
-        _save(fig, path)
-    finally:
-        plt.close(fig)
+    if rows not in _painters:
+        _painters[rows] = _Painter(rows)
+    _painters[rows].paint(source, renditions, duration, path)
 
 
 def draw_one(job: tuple) -> str:
@@ -168,12 +210,3 @@ def draw_all(jobs: list[tuple], workers: int) -> int:
     from concurrent.futures import ProcessPoolExecutor
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         return sum(1 for _ in pool.map(draw_one, jobs, chunksize=4))
-
-
-def ensure(path: Path, draw) -> bool:
-    """Draw the picture at ``path`` with ``draw(path)`` unless it exists; True when drawn."""
-    if path.is_file():
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    draw(path)
-    return True
