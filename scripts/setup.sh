@@ -18,6 +18,11 @@ python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need="$need python3-venv"
 for pkg in libopencore-amrnb0 libvo-amrwbenc0; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
 done
+# the report (issue 14): a CJK font for the pictures' Chinese text; headless Chromium and its
+# driver for the report's browser tests
+dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need="$need fonts-noto-cjk"
+command -v chromium >/dev/null 2>&1 || need="$need chromium"
+command -v chromedriver >/dev/null 2>&1 || need="$need chromium-driver"
 if [ -n "$need" ]; then
   echo "installing system packages:$need"
   export DEBIAN_FRONTEND=noninteractive
