@@ -134,8 +134,11 @@ def _problems(path: Path) -> dict[str, list[dict]]:
 
 
 def staged_quarters(cfg: Config) -> list[str]:
-    """Quarters with device plans in the staging tree, newest ``[publish] keep_quarters``."""
+    """Quarters with device plans in the staging tree that the next publish carries (the
+    newest ``[publish] keep_quarters`` of devices and broadcast days, as publish counts them)."""
+    from ..publish.objects import _staged, kept_quarters
     root = cfg.build / "devices"
+    kept = {str(q) for q in kept_quarters([k for k, _ in _staged(cfg)], cfg.publish.keep_quarters)}
     found = []
     if root.is_dir():
         for p in root.iterdir():
@@ -144,7 +147,7 @@ def staged_quarters(cfg: Config) -> list[str]:
             except ValueError:
                 continue
     found.sort(key=lambda q: (q.year, q.number))
-    return [str(q) for q in found[-cfg.publish.keep_quarters:]]
+    return [str(q) for q in found if str(q) in kept]
 
 
 def _empty_group() -> dict:

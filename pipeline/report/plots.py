@@ -26,6 +26,8 @@ FONT_NAMES = ("NotoSansCJK-Regular.ttc", "NotoSansCJKtc-Regular.otf", "NotoSansC
               "NotoSansCJK-Regular.otf", "NotoSerifCJK-Regular.ttc")
 COLOURS = ("#c0392b", "#2471a3", "#1e8449", "#7d3c98", "#b9770e", "#17202a")
 _font_cache: dict[str, object] = {}
+PARALLEL_FROM = 24
+"""Pictures drawn in worker processes from this many on (fewer: in this process)."""
 
 
 def cjk_font() -> Path:
@@ -200,13 +202,16 @@ def draw_one(job: tuple) -> str:
 
 
 def draw_all(jobs: list[tuple], workers: int) -> int:
-    """Draw picture jobs (see :func:`draw_one`), in ``workers`` processes when there are
-    many; returns how many were drawn."""
-    if len(jobs) < 8 or workers <= 1:
+    """Draw picture jobs (see :func:`draw_one`), in ``workers`` forked processes when
+    there are many (a worker costs little more than its drawing: matplotlib and the
+    font are loaded before the fork); returns how many were drawn."""
+    if len(jobs) < PARALLEL_FROM or workers <= 1:
         for job in jobs:
             draw_one(job)
         return len(jobs)
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return sum(1 for _ in pool.map(draw_one, jobs, chunksize=4))
+    _pyplot()
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        return sum(1 for _ in pool.map(draw_one, jobs, chunksize=8))
