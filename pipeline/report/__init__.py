@@ -76,7 +76,8 @@ def build_report(cfg: Config, catalog: Catalog, workers: int | None = None) -> R
     except ConfigError as exc:  # the planner reports registry problems; the report goes on
         devices = []
         notes.append(f"fleet registry not read: {exc}")
-    quarters = [gather.quarter(cfg, q, devices) for q in gather.staged_quarters(cfg)]
+    staged = publishing.staged_keys(cfg)
+    quarters = [gather.quarter(cfg, q, devices) for q in gather.staged_quarters(cfg, staged)]
     keys = published_keys(cfg, catalog, quarters)
     from ..publish import store_for
     site = Site(cfg, out)
@@ -84,7 +85,7 @@ def build_report(cfg: Config, catalog: Catalog, workers: int | None = None) -> R
         "station": cfg.station.name, "inbox": gather.inbox(cfg, catalog),
         "lessons": gather.lessons(cfg, catalog, keys), "quarters": quarters,
         "weeks": gather.broadcast_weeks(cfg),
-        "generations": publishing.generations(cfg, catalog, store_for(cfg).describe()),
+        "generations": publishing.generations(cfg, catalog, store_for(cfg).describe(), keys, staged),
         "target": cfg.publish.target, "listens": listens_source(cfg, catalog),
     }
     drawn, pictures = site.pictures(catalog, data["lessons"], workers or os.cpu_count() or 1)

@@ -133,21 +133,22 @@ def _problems(path: Path) -> dict[str, list[dict]]:
     return out
 
 
-def staged_quarters(cfg: Config) -> list[str]:
-    """Quarters with device plans in the staging tree that the next publish carries (the
-    newest ``[publish] keep_quarters`` of devices and broadcast days, as publish counts them)."""
-    from ..publish.objects import _staged, kept_quarters
-    root = cfg.build / "devices"
-    kept = {str(q) for q in kept_quarters([k for k, _ in _staged(cfg)], cfg.publish.keep_quarters)}
-    found = []
-    if root.is_dir():
-        for p in root.iterdir():
-            try:
-                found.append(Quarter.parse(p.name))
-            except ValueError:
-                continue
-    found.sort(key=lambda q: (q.year, q.number))
-    return [str(q) for q in found if str(q) in kept]
+def staged_quarters(cfg: Config, staged: list[str]) -> list[str]:
+    """Quarters with device plans among the ``staged`` keys that the next publish carries
+    (the newest ``[publish] keep_quarters`` of devices and broadcast days, as publish
+    counts them)."""
+    from ..publish.objects import kept_quarters
+    kept = kept_quarters(staged, cfg.publish.keep_quarters)
+    found = {k.split("/")[1] for k in staged if k.startswith("devices/") and k.count("/") >= 2}
+    out = []
+    for name in found:
+        try:
+            q = Quarter.parse(name)
+        except ValueError:
+            continue
+        if q in kept:
+            out.append(q)
+    return [str(q) for q in sorted(out, key=lambda q: (q.year, q.number))]
 
 
 def _empty_group() -> dict:

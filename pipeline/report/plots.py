@@ -123,7 +123,6 @@ def _waveform(ax, curve: Curve, div: float) -> None:
     ax.fill_between(t, -peak, peak, step="post", color="#85c1e9", linewidth=0, label="峰值 peak")
     ax.fill_between(t, -rms, rms, step="post", color="#1f618d", linewidth=0, label="均方根 RMS (K)")
     ax.axhline(0, color="#555", linewidth=0.4)
-    ax.legend(loc="upper right", fontsize=7, frameon=False, ncol=2)
 
 
 def _loudness(ax, source: Curve | None, renditions: list[Series], div: float) -> None:
@@ -138,7 +137,6 @@ def _loudness(ax, source: Curve | None, renditions: list[Series], div: float) ->
         t = np.arange(1, s.curve.momentary.size + 1) * s.curve.step_s / div
         ax.plot(t, _finite(s.curve.short_term, -60.0), color=colour, linewidth=1.0, label=f"{s.label} 短期 S")
         ax.axhline(s.target_lufs, color=colour, linewidth=0.8, linestyle="--")
-    ax.legend(loc="lower center", fontsize=7, frameon=False, ncol=3)
 
 
 class _Painter:
@@ -162,17 +160,27 @@ class _Painter:
         low.set_ylabel("響度 loudness (LUFS)")
         low.grid(True, color="#eee", linewidth=0.5)
         low.set_title("響度隨時間（虛線為目標） loudness over time (dashed: targets)")
+        self._labels: tuple | None = None
         self.fig.subplots_adjust(left=0.09, right=0.98, top=0.94 if rows == 2 else 0.9,
                                  bottom=0.1 if rows == 2 else 0.16, hspace=0.25)
 
     def paint(self, source: Curve | None, renditions: list[Series], duration: float, path: Path) -> None:
         for ax in self.axes:
-            for artist in [*ax.collections, *ax.lines] + ([ax.legend_] if ax.legend_ else []):
+            for artist in [*ax.collections, *ax.lines]:
                 artist.remove()
         div, xlabel = _scale(duration)
         if source is not None:
             _waveform(self.axes[0], source, div)
         _loudness(self.axes[-1], source, renditions, div)
+        labels = tuple(s.label for s in renditions)
+        if labels != self._labels:  # legends keep their own handles: made again only when the labels change
+            for ax in self.axes:
+                if ax.legend_ is not None:
+                    ax.legend_.remove()
+            if source is not None:
+                self.axes[0].legend(loc="upper right", fontsize=7, frameon=False, ncol=2)
+            self.axes[-1].legend(loc="lower center", fontsize=7, frameon=False, ncol=3)
+            self._labels = labels
         self.axes[-1].set_xlim(0, duration / div)
         self.axes[-1].set_xlabel(xlabel)
         _save(self.fig, path)

@@ -22,7 +22,6 @@ from collections import Counter
 
 from ..catalog import Catalog
 from ..config import Config
-from ..errors import DangkeError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS report_generation_changes (
@@ -60,19 +59,41 @@ def _summary(before: dict, after: dict) -> dict:
             "report_only": bool(touched) and all(_area(k) == "reports" for k in touched)}
 
 
-def _predicted(cfg: Config, catalog: Catalog) -> dict[str, tuple[str, int]] | None:
-    """``{key: (sha256, bytes)}`` of the audio and documents the next publish sends (None
-    when it could not publish: referenced audio missing)."""
-    from ..publish.objects import collect_build, referenced_audio
-    build = collect_build(cfg)
-    try:
-        audio = referenced_audio(cfg, catalog, build)
-    except DangkeError:
-        return None
-    return _only({o.key: (o.sha256, o.size) for o in audio + build}, CONTENT)
+def staged_keys(cfg: Config) -> list[str]:
+    """Keys of the staged device plans and broadcast days (not the report's pages), sorted."""
+    import os
+    build = str(cfg.build)
+    out = []
+    for top in ("devices", "broadcast"):
+        for dirpath, dirs, names in os.walk(os.path.join(build, top)):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            rel = os.path.relpath(dirpath, build).replace(os.sep, "/")
+            out.extend(f"{rel}/{n}" for n in names if not n.startswith("."))
+    return sorted(out)
 
 
-def generations(cfg: Config, catalog: Catalog, store: str) -> dict:
+def _predicted(cfg: Config, catalog: Catalog, audio_keys: set[str], staged: list[str]) -> dict[str, tuple[str, int]] | None:
+    """``{key: (sha256, bytes)}`` of the audio and documents the next publish sends, as
+    publish counts them (documents of the kept quarters, hashed; audio from the catalog);
+    None when it could not publish (referenced audio missing)."""
+    from ..fsutil import sha256_file
+    from ..publish.objects import kept_quarters, quarter_of
+    keep = kept_quarters(staged, cfg.publish.keep_quarters)
+    out = {}
+    for key in staged:
+        if quarter_of(key) in keep or quarter_of(key) is None:
+            path = cfg.build / key
+            out[key] = (sha256_file(path), path.stat().st_size)
+    local = {r.key: r for r in catalog.renditions()}
+    for key in audio_keys:
+        r = local.get(key)
+        if r is None:
+            return None
+        out[key] = (r.sha256, r.bytes)
+    return out
+
+
+def generations(cfg: Config, catalog: Catalog, store: str, audio_keys: set[str], staged: list[str]) -> dict:
     """``{"current": {...}, "older": [...]}``: the generation this report belongs to
     (``changes`` in :data:`CONTENT`, None when the next publish could not go ahead; no
     number: the store may hold a higher one than the catalog knows)
@@ -98,7 +119,7 @@ def generations(cfg: Config, catalog: Catalog, store: str) -> dict:
         listed.append({"number": n, "published_at": row["published_at"], "objects": row["objects"],
                        "bytes": row["bytes"], "changes": summary["all"] if summary else None,
                        "content": summary["content"] if summary else None, "files": files})
-    predicted = _predicted(cfg, catalog)
+    predicted = _predicted(cfg, catalog, audio_keys, staged)
     last = listed[-1] if listed else None
     if last is not None and last["files"] is not None and predicted == _only(last["files"], CONTENT):
         current = {"changes": last["content"]}
