@@ -411,9 +411,30 @@ def run(obj: Context, quarter: str | None, date: str | None, days: int) -> None:
     do_encode(obj)
     do_plan(obj, q)
     do_schedule(obj, first, days)
+    do_report(obj)  # before publish, so the report goes out with this generation
     do_publish(obj, dry_run=False)
     if obj.cfg.library_gc.gc_after_run and obj.status == 0:   # [library] gc_after_run (issue 12)
         do_gc(obj, dry_run=False)
+
+
+# -- report (issue 14) ------------------------------------------------------------------------
+
+def do_report(obj: Context) -> None:
+    from .report import build_report
+    with obj.catalog() as cat:
+        r = build_report(obj.cfg, cat)
+    for note in r.notes:
+        say(f"note: {note}")
+    say(f"report: {r.pages} page(s) ({r.pages_written} changed), {r.pictures} picture(s) "
+        f"({r.pictures_drawn} drawn), {r.removed} old file(s) removed in {r.seconds:.1f} s; "
+        f"open {r.index} (published with the next `dangke publish`)")
+
+
+@cli.command()
+@click.pass_obj
+def report(obj: Context) -> None:
+    """Write the station report (static HTML with pictures) into the build tree's reports/."""
+    do_report(obj)
 
 
 @cli.command()

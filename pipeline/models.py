@@ -152,6 +152,9 @@ class Rendition:
     true_peak_dbtp: float
     gain_db: float
     notes: tuple[str, ...] = ()
+    curve: object = field(default=None, compare=False, repr=False)
+    """The loudness curve measured when it was verified (a ``pipeline.media.meter.Curve``),
+    on the way to the catalog; None when read back from the catalog."""
 
     @property
     def key(self) -> str:

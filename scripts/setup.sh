@@ -24,6 +24,11 @@ command -v sox >/dev/null 2>&1 || need="$need sox"
 for pkg in libsox-fmt-base libopencore-amrwb0; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
 done
+# the report (issue 14): a CJK font for the pictures' Chinese text; headless Chromium and its
+# driver for the report's browser tests
+dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need="$need fonts-noto-cjk"
+command -v chromium >/dev/null 2>&1 || need="$need chromium"
+command -v chromedriver >/dev/null 2>&1 || need="$need chromium-driver"
 if [ -n "$need" ]; then
   echo "installing system packages:$need"
   export DEBIAN_FRONTEND=noninteractive

@@ -159,7 +159,7 @@ def render_jobs(cfg, jobs: list, settings) -> Iterator[Iterator]:
 
 class Analysis:
     """The ingest analysis of one recording done elsewhere: :meth:`get` gives its
-    findings or raises what the analysis raised (as :func:`pipeline.ingest._judge`)."""
+    ``(Findings, Curve)`` or raises what the analysis raised (as :func:`pipeline.ingest._judge`)."""
 
     def __init__(self, findings: Any = None, error: Exception | None = None, worker: str = "") -> None:
         self.findings, self.error, self.worker = findings, error, worker

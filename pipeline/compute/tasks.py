@@ -37,7 +37,7 @@ def revive(data: dict) -> DangkeError:
 
 
 def analyze(spec: ExchangeSpec, blob: Blob, cfg) -> tuple[str, object]:
-    """Ingest analysis of one recording: ``("ok", Findings)``, or ``("raise", portable
+    """Ingest analysis of one recording: ``("ok", (Findings, Curve))``, or ``("raise", portable
     error)`` when ingest would reject it or let it wait (see :func:`pipeline.ingest._judge`).
 
     Raises:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .. import compute
+from .. import compute, curves
 from ..catalog import Catalog
 from ..config import Config, profile_hash
 from ..media import bext, repair, tags
@@ -138,6 +138,7 @@ def run_jobs(cfg: Config, catalog: Catalog, jobs: list[SourceJob],
             for r in result.renditions:
                 rel = relative(r, cfg.library)
                 catalog.add_rendition(rel)
+                curves.store_rendition(catalog, rel)  # for the report's pictures (issue 14)
                 made.append(rel)
                 notes.extend(f"{result.label}: {n}" for n in r.notes)
             for profile, message in result.errors:

@@ -181,7 +181,8 @@ def verify(path: Path, profile: DeviceProfile, duration_hint: float | None = Non
     floor = min(profile.true_peak_dbtp, expected_peak_dbtp) - 2.0 if expected_peak_dbtp is not None else None
     m = meter.Meter(profile.sample_rate, profile.channels, exact_within_db=0.0, floor_dbtp=floor)
     ffmpeg.stream_pcm(path, [()], profile.sample_rate, profile.channels, [m.feed], duration_hint=duration_hint)
-    return meter.measure(m.frames())
+    frames = m.frames()
+    return replace(meter.measure(frames), curve=meter.curve(frames))
 
 
 def _accepts(w: _Work, got: meter.Loudness, settings: Settings) -> bool:
@@ -302,7 +303,7 @@ def _finish(job: SourceJob, w: _Work, got: meter.Loudness) -> Rendition:
                      path=str(t.dest), sha256=sha, bytes=t.dest.stat().st_size,
                      duration_s=got.duration_s, extension=t.profile.extension,
                      integrated_lufs=got.integrated_lufs, true_peak_dbtp=got.true_peak_dbtp,
-                     gain_db=plan.gain_db, notes=tuple(notes))
+                     gain_db=plan.gain_db, notes=tuple(notes), curve=got.curve)
 
 
 def relative(r: Rendition, library: Path) -> Rendition:

@@ -28,7 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .. import compute
+from .. import compute, curves
 from ..catalog import Catalog, now_iso
 from ..config import Config
 from ..errors import DangkeError, InputRejected, ToolError, ToolInterrupted
@@ -199,7 +199,7 @@ def ingest_file(cfg: Config, catalog: Catalog, path: Path, sidecar: Path | None 
         if catalog.has_source(sha):
             return journal.remove_duplicate(cfg, catalog, path, sidecar, sha, name)
         side_meta, side_notes = _sidecar_meta(sidecar)
-        findings = judged[sha].get() if judged and sha in judged else _judge(cfg, path)
+        findings, curve = judged[sha].get() if judged and sha in judged else _judge(cfg, path)
         meta = metadata.merge(side_meta, metadata.from_name(name), metadata.from_tags(tags.read_tags(path)))
         _require_codes(meta)
     except Truncated as exc:
@@ -214,11 +214,11 @@ def ingest_file(cfg: Config, catalog: Catalog, path: Path, sidecar: Path | None 
         return Retry(name, f"{exc.message}; it will be tried again")
     except OSError as exc:
         return Retry(name, f"could not read it ({exc.strerror or exc}); it will be tried again")
-    return _accept(cfg, catalog, path, sidecar, sha, name, meta, findings, side_notes, seen, side_seen)
+    return _accept(cfg, catalog, path, sidecar, sha, name, meta, findings, side_notes, seen, side_seen, curve)
 
 
-def _judge(cfg: Config, path: Path) -> Findings:
-    """Probe, decode and judge ``path`` against ``[ingest]``.
+def _judge(cfg: Config, path: Path) -> tuple[Findings, object]:
+    """Probe, decode and judge ``path`` against ``[ingest]``; also its loudness curve.
 
     A file ffmpeg would misread (a WAV chunk without its pad byte, AMR with DTX) is
     judged by its decodable copy (:mod:`pipeline.media.repair`), as it will be encoded;
@@ -239,7 +239,7 @@ def _judge(cfg: Config, path: Path) -> Findings:
         raise _not_audio(exc, path) from exc
 
 
-def _judge_decodable(cfg: Config, path: Path, source: Path, fix: str) -> Findings:
+def _judge_decodable(cfg: Config, path: Path, source: Path, fix: str) -> tuple[Findings, object]:
     try:
         probe = ffmpeg.probe(source)
         if fix:   # name the codec of the file itself, not of its decodable copy
@@ -264,7 +264,7 @@ def _judge_decodable(cfg: Config, path: Path, source: Path, fix: str) -> Finding
         raise
     except ToolError as exc:
         raise _not_audio(exc, path) from exc
-    return quality.assess(analysis, probe, header, cfg.ingest, demuxed_s=demuxed, repair=fix)
+    return quality.assess(analysis, probe, header, cfg.ingest, demuxed_s=demuxed, repair=fix), analysis.curve
 
 
 def _probe_or_none(path: Path) -> ffmpeg.Probe | None:
@@ -340,7 +340,7 @@ def _lesson(catalog: Catalog, name: str, sha: str, meta: LessonMeta, duration_s:
 
 def _accept(cfg: Config, catalog: Catalog, path: Path, sidecar: Path | None, sha: str, name: str,
             meta: LessonMeta, findings: Findings, notes: tuple[quality.Reason, ...],
-            seen: files.Snapshot, side_seen: files.Snapshot | None) -> Accepted | Duplicate | Waiting | Retry:
+            seen: files.Snapshot, side_seen: files.Snapshot | None, curve=None) -> Accepted | Duplicate | Waiting | Retry:
     dest = _original_path(cfg, sha, path.name)
     try:
         side_sha = files.sha256_file(sidecar) if sidecar is not None else None
@@ -362,6 +362,7 @@ def _accept(cfg: Config, catalog: Catalog, path: Path, sidecar: Path | None, sha
             catalog.add_source(sha, str(dest.relative_to(cfg.library)), seen.size, name, "lesson",
                                _probe_dict(findings), findings.as_dict())
             catalog.add_lesson(lesson, findings.warnings)
+            curves.store(catalog, sha, "source", curve)  # for the report's pictures (issue 14)
             catalog.log("ingest", "warning" if findings.warnings else "info", name,
                         f"accepted as {lesson.lesson_id} v{lesson.version}"
                         + (f" with warnings: {'; '.join(findings.warnings)}" if findings.warnings else ""))

@@ -97,6 +97,7 @@ class Analysis:
     loudness: Loudness
     signal: SignalStats
     log: DecodeLog
+    curve: "meter.Curve | None" = None
 
 
 def available() -> bool:
@@ -206,6 +207,8 @@ def analyze(path: Path, sample_rate: int, channels: int, duration_hint: float | 
                         fix="not a decodable audio file")
     timeout_s = timeout_s or _timeout(duration_hint)
     meter = SignalMeter(sample_rate, channels)
+    from .meter import CurveMeter
+    curve = CurveMeter(sample_rate, channels)  # loudness over time, for the report's pictures
     block = 8192 * channels * 4  # bytes per read: small blocks stay in the CPU cache
     with tempfile.TemporaryDirectory(prefix="dangke-decode-") as tmp, open(Path(tmp) / "log", "w+b") as log:
         source = _plain_name(path, Path(tmp))
@@ -233,7 +236,8 @@ def analyze(path: Path, sample_rate: int, channels: int, duration_hint: float | 
             assert proc.stdout is not None
             while data := proc.stdout.read(block):
                 whole = len(data) // (4 * channels) * 4 * channels
-                meter.add(np.frombuffer(data[:whole], dtype="<f4").reshape(-1, channels))
+                meter.add(pcm := np.frombuffer(data[:whole], dtype="<f4").reshape(-1, channels))
+                curve.feed(pcm)
             returncode = proc.wait()
         finally:
             timer.cancel()
@@ -263,7 +267,7 @@ def analyze(path: Path, sample_rate: int, channels: int, duration_hint: float | 
         raise ToolError(f"no audio could be decoded ({exc})", path=path,
                         fix="not a decodable audio file") from exc
     return Analysis(duration_s=signal.duration_s, sample_rate=sample_rate, channels=channels,
-                    loudness=loudness, signal=signal, log=decode_log)
+                    loudness=loudness, signal=signal, log=decode_log, curve=curve.curve())
 
 
 def demuxed_duration(path: Path, timeout_s: float = 600.0) -> float | None:

@@ -28,7 +28,7 @@ its two samples plus 3.5 dB (the largest inter-sample overshoot taken possible: 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import signal
@@ -150,6 +150,8 @@ class Loudness:
     max_momentary_lufs: float
     max_short_term_lufs: float
     duration_s: float
+    curve: "Curve | None" = field(default=None, compare=False, repr=False)
+    """Loudness over time, when the measurer kept it (:func:`curve`)."""
 
 
 class Meter:
@@ -379,3 +381,136 @@ def measure_array(samples: np.ndarray, rate: int, chunk: int = 1 << 16, exact_wi
     for i in range(0, x.shape[0], chunk):
         meter.feed(x[i:i + chunk])
     return measure(meter.frames())
+
+
+# -- compact loudness curves (for pictures; issue 14) ---------------------------------------
+
+CURVE_BLOCK_S = 0.1
+"""The curves' base resolution: 100 ms blocks (the BS.1770 momentary hop)."""
+CURVE_MAX_POINTS = 2400
+"""At most this many points per curve: the step grows in whole 100 ms blocks with length."""
+
+
+@dataclass(frozen=True)
+class Curve:
+    """Loudness over time of one measured signal, every ``step_s`` seconds.
+
+    ``momentary`` (400 ms window) and ``short_term`` (3 s window) loudness in LUFS (BS.1770-4,
+    the windows ending at each point), ``peak`` the highest sample or true peak within each
+    step in dBFS / dBTP, ``rms`` the K-weighted RMS level of each step in dB (a waveform's
+    body). Values are floats; silence is ``-inf``.
+    """
+
+    step_s: float
+    momentary: np.ndarray
+    short_term: np.ndarray
+    peak: np.ndarray
+    rms: np.ndarray
+
+    @property
+    def duration_s(self) -> float:
+        return self.step_s * self.momentary.size
+
+
+def curve_from_blocks(energy: np.ndarray, peak: np.ndarray, block_samples: float,
+                      max_points: int = CURVE_MAX_POINTS) -> Curve:
+    """A :class:`Curve` from per-100 ms channel-weighted K-weighted energy sums and linear
+    peaks. ``block_samples`` is the samples per block (rate x 0.1)."""
+    n = int(energy.size)
+    per = max(1, math.ceil(n / max_points))
+    c = np.concatenate([[0.0], np.cumsum(energy, dtype=np.float64)])
+    ends = np.minimum(np.arange(per, n + per, per), n) if n else np.zeros(0, dtype=np.int64)
+
+    def window(blocks: int) -> np.ndarray:
+        return (c[ends] - c[np.maximum(ends - blocks, 0)]) / (blocks * block_samples)
+
+    starts = ends - np.minimum(per, ends)
+    step_ms = (c[ends] - c[starts]) / (np.maximum(ends - starts, 1) * block_samples)
+    pk = np.maximum.reduceat(peak, starts) if n else np.zeros(0)
+    with np.errstate(divide="ignore"):
+        return Curve(step_s=round(per * CURVE_BLOCK_S, 3), momentary=lufs(window(4)), short_term=lufs(window(30)),
+                     peak=20 * np.log10(pk), rms=10 * np.log10(step_ms))
+
+
+def curve(frames: Frames, max_points: int = CURVE_MAX_POINTS) -> Curve:
+    """The :class:`Curve` of measured frames (true peaks per step)."""
+    hop = int(round(CURVE_BLOCK_S / FRAME_S))
+    n = frames.energy.size // hop * hop
+    if n == 0:
+        return curve_from_blocks(np.array([frames.energy.sum()]), np.array([frames.peak.max(initial=0.0)]),
+                                 frames.rate * CURVE_BLOCK_S, max_points)
+    return curve_from_blocks(frames.energy[:n].reshape(-1, hop).sum(axis=1),
+                             frames.peak[:n].reshape(-1, hop).max(axis=1),
+                             frames.rate * CURVE_BLOCK_S, max_points)
+
+
+class CurveMeter:
+    """A light streaming meter that only keeps what a :class:`Curve` needs: per 100 ms
+    block the K-weighted, channel-weighted energy and the sample peak (no true peak, no
+    1 ms frames; about a fifth of :class:`Meter`'s cost). Feed (n, channels) float
+    samples, then call :meth:`curve`.
+
+    Raises:
+        ValueError: a bad stream shape or a chunk of other channels.
+    """
+
+    def __init__(self, rate: int, channels: int = 1, weights: tuple[float, ...] | None = None) -> None:
+        if rate <= 0 or channels <= 0:
+            raise ValueError(f"bad stream: {rate} Hz, {channels} channel(s)")
+        self.rate, self.channels = rate, channels
+        self.weights = np.asarray(weights or (1.0,) * channels, dtype=np.float32)
+        self._sos = k_weighting_sos(rate).astype(np.float32)
+        self._zi = [np.zeros((2, 2), dtype=np.float32) for _ in range(channels)]
+        self._block = int(round(rate * CURVE_BLOCK_S))
+        self._e_tail = np.zeros(0, dtype=np.float32)
+        self._p_tail = np.zeros(0, dtype=np.float32)
+        self._energy: list[np.ndarray] = []
+        self._peak: list[np.ndarray] = []
+        self._pending: list[np.ndarray] = []
+        self._pending_n = 0
+        self._batch = 1 << 16
+
+    def feed(self, chunk: np.ndarray) -> None:
+        """Add samples: float array of shape (n, channels) or (n,) for mono."""
+        x = np.asarray(chunk, dtype=np.float32)
+        x = x[:, None] if x.ndim == 1 else x
+        if x.shape[1] != self.channels:
+            raise ValueError("chunk does not match the meter's channels")
+        self._pending.append(x.copy())
+        self._pending_n += x.shape[0]
+        if self._pending_n >= self._batch:
+            self._process()
+
+    def _process(self) -> None:
+        """Work through the samples gathered so far (in batches of about 1.4 s: the filter
+        and reductions cost far less per sample on long runs than on decoder-sized chunks)."""
+        if not self._pending:
+            return
+        x = np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
+        self._pending, self._pending_n = [], 0
+        e = np.zeros(x.shape[0], dtype=np.float32)
+        for ch in range(self.channels):
+            y, self._zi[ch] = signal.sosfilt(self._sos, np.ascontiguousarray(x[:, ch]), zi=self._zi[ch])
+            y *= y
+            e += y if self.weights[ch] == 1.0 else self.weights[ch] * y
+        p = np.abs(x[:, 0])
+        for ch in range(1, self.channels):  # a max over a short axis 1 is slow in numpy; this is not
+            np.maximum(p, np.abs(x[:, ch]), out=p)
+        e = np.concatenate([self._e_tail, e])
+        p = np.concatenate([self._p_tail, p])
+        whole = e.size // self._block * self._block
+        if whole:
+            self._energy.append(e[:whole].reshape(-1, self._block).sum(axis=1, dtype=np.float64))
+            self._peak.append(p[:whole].reshape(-1, self._block).max(axis=1))
+        self._e_tail, self._p_tail = e[whole:], p[whole:]
+
+    def curve(self, max_points: int = CURVE_MAX_POINTS) -> Curve:
+        """The curve of everything fed (a last partial block counts as a whole block)."""
+        self._process()
+        energy, peak = list(self._energy), list(self._peak)
+        if self._e_tail.size:
+            energy.append(np.array([self._e_tail.sum(dtype=np.float64)]))
+            peak.append(np.array([self._p_tail.max()]))
+        e = np.concatenate(energy) if energy else np.zeros(0)
+        p = np.concatenate(peak).astype(np.float64) if peak else np.zeros(0)
+        return curve_from_blocks(e, p, self._block, max_points)

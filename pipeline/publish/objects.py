@@ -27,6 +27,9 @@ CONTENT_TYPES = {
     ".json": "application/json; charset=utf-8", ".m3u": "audio/x-mpegurl; charset=utf-8",
     ".m3u8": "application/vnd.apple.mpegurl", ".xml": "application/rss+xml; charset=utf-8",
     ".ics": "text/calendar; charset=utf-8", ".csv": "text/csv; charset=utf-8",
+    # the report's site (issue 14)
+    ".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8", ".png": "image/png",
 }
 
 

@@ -21,7 +21,7 @@ from ..fleet import COLUMNS
 from .store import Put
 
 _DIGITS = re.compile(r"\d{7,}")
-_TEXT = (".json", ".m3u", ".m3u8", ".xml", ".txt", ".csv", ".ics")
+_TEXT = (".json", ".m3u", ".m3u8", ".xml", ".txt", ".csv", ".ics", ".html", ".js")
 
 
 def personal_values(registry: Path) -> tuple[dict[str, dict[str, str]], dict[str, str]]:

@@ -1,0 +1,116 @@
+"""``dangke report``: the station's state as a static HTML site with pictures.
+
+The site is written into the staging tree under ``reports/`` (front page
+``reports/index.html``), so the next publish carries it with the generation to the folder
+or bucket; it works from ``file://`` and over plain HTTP: relative links only, no server,
+no external fonts, scripts or stylesheets. Pages come from the Jinja2 templates in
+``pipeline/report/templates`` (Chinese first, English beside it); pictures from the
+loudness curves kept in the catalog (:mod:`pipeline.curves`), drawn by :mod:`.plots` and
+reused while what they show is unchanged. A page is rewritten only when its text changed,
+and files the site no longer has are removed (only in the site's own folders).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..catalog import Catalog
+from ..config import Config
+from ..errors import ConfigError
+from ..fleet import load_fleet
+from . import gather, plots, publishing
+from .site import Site
+
+OWN_DIRS = ("lesson", "quarter", "week", "img", "static")
+"""Folders of ``reports/`` that belong to the site (the plan's CSV files live beside them)."""
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """What a report run did: the front page's path, pages written (changed) of all pages,
+    pictures drawn of all pictures, files removed, and the wall time (seconds)."""
+
+    index: Path
+    pages: int
+    pages_written: int
+    pictures: int
+    pictures_drawn: int
+    removed: int
+    seconds: float
+    notes: tuple[str, ...] = ()
+
+
+def listens_source(cfg: Config, catalog: Catalog) -> dict | None:
+    """Play statistics for the report, when the station keeps them (issue 15 fills this:
+    ``{"lessons": {lesson_id: {...}}, "townships": {...}, "feeds": {...}}``); None hides
+    the listening sections."""
+    return None
+
+
+def published_keys(cfg: Config, catalog: Catalog, quarters: list[dict]) -> set[str]:
+    """Audio keys the next publish carries: those of the staged manifests and schedules
+    and of the lesson feeds."""
+    from ..publish.feedset import lesson_feed_sources
+    keys = set().union(*(q["keys"] for q in quarters)) if quarters else set()
+    keys |= gather.schedule_keys(cfg)
+    keys.update(item.key for _, item in lesson_feed_sources(cfg, catalog))
+    return keys
+
+
+def build_report(cfg: Config, catalog: Catalog, workers: int | None = None) -> ReportResult:
+    """Write the site into ``<build>/reports/``.
+
+    Raises:
+        DangkeError: no CJK font for the pictures (install fonts-noto-cjk).
+    """
+    started = time.monotonic()
+    plots.cjk_font()  # fail before any work when pictures could not show Chinese
+    out = cfg.build / "reports"
+    notes: list[str] = []
+    try:
+        devices = load_fleet(cfg.registry, set(cfg.profiles))
+    except ConfigError as exc:  # the planner reports registry problems; the report goes on
+        devices = []
+        notes.append(f"fleet registry not read: {exc}")
+    staged = publishing.staged_keys(cfg)
+    quarters = [gather.quarter(cfg, q, devices) for q in gather.staged_quarters(cfg, staged)]
+    keys = published_keys(cfg, catalog, quarters)
+    from ..publish import store_for
+    site = Site(cfg, out)
+    data = {
+        "station": cfg.station.name, "inbox": gather.inbox(cfg, catalog),
+        "lessons": gather.lessons(cfg, catalog, keys), "quarters": quarters,
+        "weeks": gather.broadcast_weeks(cfg),
+        "generations": publishing.generations(cfg, catalog, store_for(cfg).describe(), keys, staged),
+        "target": cfg.publish.target, "listens": listens_source(cfg, catalog),
+    }
+    drawn, pictures = site.pictures(catalog, data["lessons"], workers or os.cpu_count() or 1)
+    site.write_all(data)
+    removed = _remove_stale(out, site.written)
+    return ReportResult(index=out / "index.html", pages=site.pages, pages_written=site.changed,
+                        pictures=pictures, pictures_drawn=drawn, removed=removed,
+                        seconds=time.monotonic() - started, notes=tuple(notes))
+
+
+def _remove_stale(out: Path, written: set[Path]) -> int:
+    removed = 0
+    for sub in OWN_DIRS:
+        root = out / sub
+        if not root.is_dir():
+            continue
+        for dirpath, _dirs, names in os.walk(root, topdown=False):
+            for n in names:
+                p = Path(dirpath, n)
+                if p not in written:
+                    p.unlink()
+                    removed += 1
+            if dirpath != str(root) and not os.listdir(dirpath):
+                shutil.rmtree(dirpath, ignore_errors=True)
+    return removed
+
+
+__all__ = ["build_report", "ReportResult", "listens_source"]
