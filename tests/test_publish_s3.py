@@ -149,7 +149,7 @@ def test_full_publish_writes_every_index_key_whole_with_the_right_headers(st):
         if key.endswith("manifest.json"):
             assert head.headers["Content-Type"] == "application/json; charset=utf-8"
         if key.endswith(".m3u8"):
-            assert head.headers["Content-Type"] == "application/vnd.apple.mpegurl"
+            assert head.headers["Content-Type"] == "audio/x-mpegurl; charset=utf-8"
     assert seen == set(expect)
     assert st.get("index.json").headers["Cache-Control"] == "no-cache"
 

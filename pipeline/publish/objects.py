@@ -15,6 +15,7 @@ from ..config import Config
 from ..errors import DangkeError
 from ..fsutil import sha256_file
 from ..models import Quarter, Rendition
+from .derived import derived_documents
 from .feedset import lesson_feed_sources
 from .store import Put
 
@@ -25,7 +26,10 @@ NO_CACHE = "no-cache"
 CONTENT_TYPES = {
     ".mp3": "audio/mpeg", ".wav": "audio/wav", ".m4a": "audio/mp4",
     ".json": "application/json; charset=utf-8", ".m3u": "audio/x-mpegurl; charset=utf-8",
-    ".m3u8": "application/vnd.apple.mpegurl", ".xml": "application/rss+xml; charset=utf-8",
+    # not application/vnd.apple.mpegurl: that is HLS, and VLC then hands a plain playlist to its
+    # HLS and MPEG-PS demuxers and plays nothing (issue 13); audio/x-mpegurl is a plain M3U to
+    # VLC, mpv and liquidsoap alike
+    ".m3u8": "audio/x-mpegurl; charset=utf-8", ".xml": "application/rss+xml; charset=utf-8",
     ".ics": "text/calendar; charset=utf-8", ".csv": "text/csv; charset=utf-8",
 }
 
@@ -77,10 +81,16 @@ def kept_quarters(keys: list[str], keep: int) -> set[Quarter]:
 
 def collect_build(cfg: Config) -> list[Put]:
     """Every file of the staging tree (devices/, broadcast/, reports/) of the newest
-    ``[publish] keep_quarters`` quarters (reports of every quarter), sorted by key."""
+    ``[publish] keep_quarters`` quarters (reports of every quarter), sorted by key; the
+    broadcast documents derived from the schedules (M3U8, M3U, per-slot playlists,
+    iCalendar) are rendered now with the current configuration instead of read from
+    the tree (:mod:`pipeline.publish.derived`)."""
     staged = _staged(cfg)
+    derived = derived_documents(cfg)
     keep = kept_quarters([k for k, _ in staged], cfg.publish.keep_quarters)
-    return [_put_file(k, p, SHORT) for k, p in staged if quarter_of(k) in keep or quarter_of(k) is None]
+    objects = {k: _put_file(k, p, SHORT) for k, p in staged if k not in derived}
+    objects.update({k: _put_bytes(k, data, SHORT) for k, data in derived.items()})
+    return [objects[k] for k in sorted(objects) if quarter_of(k) in keep or quarter_of(k) is None]
 
 
 def _local_audio(catalog: Catalog) -> dict[str, Rendition]:
