@@ -18,6 +18,11 @@ python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need="$need python3-venv"
 for pkg in libopencore-amrnb0 libvo-amrwbenc0; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
 done
+# playout and players (issue 13): the tests run liquidsoap, cvlc and mpv on what dangke publishes
+command -v liquidsoap >/dev/null 2>&1 || need="$need liquidsoap"
+command -v cvlc >/dev/null 2>&1 || need="$need vlc-bin"
+dpkg -s vlc-plugin-base >/dev/null 2>&1 || need="$need vlc-plugin-base"
+command -v mpv >/dev/null 2>&1 || need="$need mpv"
 if [ -n "$need" ]; then
   echo "installing system packages:$need"
   export DEBIAN_FRONTEND=noninteractive

@@ -13,6 +13,7 @@ from pathlib import Path
 from ..catalog import Catalog
 from ..config import Config
 from ..errors import DangkeError
+from ..feedaudio import podcast_keys
 from ..fsutil import sha256_file
 from ..models import Quarter, Rendition
 from .derived import derived_documents
@@ -108,12 +109,15 @@ def referenced_audio(cfg: Config, catalog: Catalog, build: list[Put]) -> list[Pu
     documents = [obj.path for obj in build if obj.key.endswith(".json") and obj.path is not None]
     # every staged schedule, kept or not: the broadcast feeds are built from all of them
     documents += [p for k, p in _staged(cfg) if k.startswith("broadcast/") and k.endswith(".json")]
+    aired: set[str] = set()
     for path in dict.fromkeys(documents):
         doc = json.loads(path.read_text(encoding="utf-8"))
         keys.update(i["key"] for i in doc.get("items", []) if i.get("key"))
-        keys.update(i["key"] for s in doc.get("slots", []) for i in s.get("items", []) if i.get("key"))
-        keys.update(s["key"] for s in doc.get("slots", []) if s.get("key"))
+        aired.update(i["key"] for s in doc.get("slots", []) for i in s.get("items", []) if i.get("key"))
+        aired.update(s["key"] for s in doc.get("slots", []) if s.get("key"))
+    keys.update(aired)
     keys.update(item.key for _, item in lesson_feed_sources(cfg, catalog))
+    keys.update(podcast_keys(cfg, catalog, aired))  # the broadcast feeds' MP3 enclosures (issue 13)
     out = []
     for key in sorted(keys):
         r = local.get(key)
