@@ -146,7 +146,7 @@ def test_feeds_parse_with_enclosure_lengths_equal_to_file_sizes(published):
             assert int(enc.length) == (store / key).stat().st_size
             assert e.published_parsed is not None
     cmn = feedparser.parse((store / "feeds/lessons-cmn.xml").read_bytes())
-    assert cmn.feed.language == "zh-cmn"
+    assert cmn.feed.language == "zh-cn"
     assert {e.title for e in cmn.entries} >= {"牢記初心使命", "語音識別示範"}
 
 
