@@ -19,15 +19,24 @@ from .errors import DangkeError
 from .models import BroadcastDay, ChannelSpec, Rendition
 
 
+#: enclosure types every podcast app and directory takes: a channel in such a profile
+#: (the village loudspeakers' MP3) needs no other version
+PODCAST_TYPES = ("audio/mpeg",)
+
+
 def _profile(cfg: Config) -> str:
     return cfg.feeds.broadcast_profile
+
+
+def _ready(cfg: Config, profile: str) -> bool:
+    return profile in cfg.profiles and cfg.profiles[profile].mime_type in PODCAST_TYPES
 
 
 def podcast_version(cfg: Config, catalog: Catalog, aired: Rendition | None) -> Rendition | None:
     """The rendition in ``[feeds] broadcast_profile`` of what ``aired`` (a broadcast
     rendition) carries, when it has been made; None without a profile or a version."""
     name = _profile(cfg)
-    if not name or aired is None or aired.profile == name:
+    if not name or aired is None or aired.profile == name or _ready(cfg, aired.profile):
         return None
     from .encode import current_rendition
     for source in (aired.source_sha256, f"{aired.sha256}+asset"):
@@ -43,7 +52,7 @@ def make_podcast_versions(cfg: Config, catalog: Catalog, channel: ChannelSpec, d
     that could not be made leaves that airing's enclosure the channel's own file).
     """
     name = _profile(cfg)
-    if not name:
+    if not name or _ready(cfg, channel.profile):
         return []
     from .encode import filler_rendition
     from .encode.assemble import asset_rendition

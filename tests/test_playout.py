@@ -39,11 +39,11 @@ SLOT_S, FIRST_S, EVERY_S = 2.5, 4.0, 4.0
 RATE = 48000
 
 
-def tone(folder: Path, hz: int) -> Path:
-    """A broadcast-format WAV (48 kHz, stereo, 16-bit) of ``hz`` for exactly one slot."""
-    t = np.arange(int(SLOT_S * RATE)) / RATE
+def tone(folder: Path, hz: int, seconds: float = SLOT_S) -> Path:
+    """A broadcast-format WAV (48 kHz, stereo, 16-bit) of ``hz`` (one slot long by default)."""
+    t = np.arange(int(round(seconds * RATE))) / RATE
     x = (0.25 * np.sin(2 * np.pi * hz * t)).astype(np.float32)
-    path = folder / f"tone-{hz}.wav"
+    path = folder / f"tone-{hz}-{seconds:g}.wav"
     soundfile.write(path, np.stack([x, x], axis=1), RATE, subtype="PCM_16")
     return path
 
@@ -53,21 +53,28 @@ def _put(key: str, data: bytes) -> Put:
                cache_control="", data=data)
 
 
-def publish_day(store: Path, starts: list[float], tones: list[Path], generation: int) -> None:
-    """Publish one day of ``CHANNEL`` (whole-slot files) and index.json to a folder store."""
+def publish_day(store: Path, starts: list[float], tones: list, generation: int) -> None:
+    """Publish one day of ``CHANNEL`` and index.json to a folder store: a slot given one
+    WAV has it as its whole-slot file, a slot given a tuple airs those items in order
+    (no whole-slot file, as with ``[schedule] assemble = false``)."""
     fs = FileStore(store)
     objects, slots = [], []
-    for start, path in zip(starts, tones):
-        data = path.read_bytes()
-        sha = hashlib.sha256(data).hexdigest()
-        key = f"audio/broadcast/{sha}.wav"
-        objects.append(_put(key, data))
+    for start, parts in zip(starts, tones):
         begin = dt.datetime.fromtimestamp(start, TZ)
-        end = begin + dt.timedelta(seconds=SLOT_S)
-        item = Airing(start=begin, duration_s=SLOT_S, kind="lesson", title=path.stem, lesson_id=path.stem,
-                      category="theory", key=key, sha256=sha)
-        slots.append(SlotPlan(start=begin, end=end, items=(item,), title=path.stem, key=key, sha256=sha,
-                              bytes=len(data)))
+        items, at = [], begin
+        for path in parts if isinstance(parts, tuple) else (parts,):
+            data = path.read_bytes()
+            sha = hashlib.sha256(data).hexdigest()
+            key = f"audio/broadcast/{sha}.wav"
+            objects.append(_put(key, data))
+            seconds = soundfile.info(path).frames / RATE
+            items.append(Airing(start=at, duration_s=seconds, kind="lesson", title=path.stem, lesson_id=path.stem,
+                                category="theory", key=key, sha256=sha))
+            at += dt.timedelta(seconds=seconds)
+        whole = {} if isinstance(parts, tuple) else dict(key=items[0].key, sha256=items[0].sha256,
+                                                          bytes=objects[-1].size)
+        slots.append(SlotPlan(start=begin, end=begin + dt.timedelta(seconds=SLOT_S), items=tuple(items),
+                              title=f"slot {len(slots) + 1}", **whole))
     first = dt.datetime.fromtimestamp(starts[0], TZ)
     day = BroadcastDay(channel=CHANNEL, date=first.date(), timezone="Asia/Shanghai", slots=tuple(slots),
                        clock="test")
@@ -106,6 +113,7 @@ def test_liquidsoap_airs_each_slot_at_its_time_and_nothing_else(tmp_path, capsys
     script = cache / CHANNEL / "playout.liq"
     assert script.is_file()
     tones = [tone(tmp_path, hz) for hz in (440, 660, 880, 1100)]
+    halves = (tone(tmp_path, 660, SLOT_S / 2), tone(tmp_path, 770, SLOT_S / 2))  # slot 2: two items in order
     engine = subprocess.Popen(["liquidsoap", str(script)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               start_new_session=True)
     try:
@@ -117,10 +125,10 @@ def test_liquidsoap_airs_each_slot_at_its_time_and_nothing_else(tmp_path, capsys
             time.sleep(0.05)
         now = time.time()
         starts = [round(now + FIRST_S + n * EVERY_S, 3) for n in range(3)]
-        publish_day(store, starts, tones[:3], 2)  # a new day, picked up without a restart
+        publish_day(store, starts, [tones[0], halves, tones[2]], 2)  # a new day, picked up without a restart
         assert playout(store, cache, record) == 0
         before = (cache / CHANNEL / "cue.tsv").read_text(encoding="utf-8").splitlines()
-        publish_day(store, starts, [tones[0], tones[1], tones[3]], 3)  # re-published: slot 3 changed
+        publish_day(store, starts, [tones[0], halves, tones[3]], 3)  # re-published: slot 3 changed
         assert playout(store, cache, record) == 0
         cue = (cache / CHANNEL / "cue.tsv").read_text(encoding="utf-8")
         assert len(before) == 3 and cue.splitlines()[:2] == before[:2] and cue.splitlines()[2] != before[2]
@@ -140,12 +148,14 @@ def test_liquidsoap_airs_each_slot_at_its_time_and_nothing_else(tmp_path, capsys
     assert len(runs) == 3, (runs, log[-3000:])
     print(f"\nliquidsoap {log.split('Liquidsoap ')[1].split()[0] if 'Liquidsoap ' in log else '?'} recording, "
           f"{len(x) / rate:.2f} s at {rate} Hz; slot: start error, end error, tone")
-    for n, ((a, b), start, want) in enumerate(zip(runs, starts, (440, 660, 1100)), 1):
+    for n, ((a, b), start, want) in enumerate(zip(runs, starts, ((440,), (660, 770), (1100,))), 1):
         on, off = began + a / rate - start, began + (b + 1) / rate - (start + SLOT_S)
-        hz = frequency(x[a:b], rate)
-        print(f"  slot {n}: start {on * 1000:+.0f} ms, end {off * 1000:+.0f} ms, {hz:.0f} Hz (scheduled {want} Hz)")
+        cut = (b - a) // len(want)
+        hz = [frequency(x[a + k * cut + cut // 10:a + (k + 1) * cut - cut // 10], rate) for k in range(len(want))]
+        print(f"  slot {n}: start {on * 1000:+.0f} ms, end {off * 1000:+.0f} ms, "
+              f"{' then '.join(f'{h:.0f}' for h in hz)} Hz (scheduled {' then '.join(map(str, want))} Hz)")
         assert abs(on) <= 1.0 and abs(off) <= 1.0
-        assert abs(hz - want) < 5
+        assert all(abs(h - w) < 5 for h, w in zip(hz, want))
     # nothing airs outside the slots: every stretch of sound lies within one slot (±1 s)
     for a, b in runs:
         t0, t1 = began + a / rate, began + b / rate
