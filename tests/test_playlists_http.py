@@ -1,7 +1,7 @@
 """Broadcast playlists as real players fetch them over HTTP, and derived documents that
 follow the configuration (issue 13).
 
-- cvlc and mpv play the day's M3U8 and a per-slot playlist served by moto's S3 server with
+- cvlc and mpv play (and liquidsoap's ``playlist()`` reads) the day's M3U8 and a per-slot playlist served by moto's S3 server with
   the Content-Type dangke set (VLC plays nothing of an ``application/vnd.apple.mpegurl``
   one: it is handed to the HLS and MPEG-PS demuxers, "garbage at input");
 - the folder store served by Python's http.server (its type map is the system's, like
@@ -74,6 +74,28 @@ def mpv_played(url: str) -> list[str]:
     return re.findall(r"^Playing: (\S+)", run.stdout + run.stderr, re.M)
 
 
+def liquidsoap_prepared(url: str, tmp: Path) -> bool:
+    """liquidsoap's ``playlist()`` on ``url``: True once it has fetched an entry of the list
+    and prepared it for playing (then it is stopped)."""
+    script = tmp / "list.liq"
+    script.write_text("settings.init.allow_root.set(true)\nsettings.log.stdout.set(true)\n"
+                      f"s = playlist(reload_mode=\"never\", \"{url}\")\n"
+                      f"output.file(%wav, \"{tmp / 'list.wav'}\", fallible=true, s)\n", encoding="utf-8")
+    engine = subprocess.Popen(["liquidsoap", str(script)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, start_new_session=True)
+    timer = threading.Timer(90, engine.kill)
+    timer.start()
+    try:
+        for line in engine.stdout:
+            if re.search(r'Prepared ".*\.wav"', line):
+                return True
+        return False
+    finally:
+        timer.cancel()
+        engine.kill()
+        engine.wait(timeout=30)
+
+
 def _strip_scheme(u: str) -> str:
     return u.split("://", 1)[1]
 
@@ -104,6 +126,7 @@ def test_vlc_and_mpv_play_the_day_and_a_slot_served_by_s3_with_our_content_type(
     (entry,) = _entries(slot.content)
     assert vlc_opened(st.base + first) == [_strip_scheme(entry)]
     assert mpv_played(st.base + first) == [entry]
+    assert liquidsoap_prepared(st.base + first, tmp_path)
 
 
 def test_the_hls_type_is_what_broke_vlc(st, tmp_path):
