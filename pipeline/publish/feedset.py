@@ -7,7 +7,10 @@ audio), an airing's is :func:`~pipeline.layout.airing_guid` (channel, air start,
 a whole slot's ``dangke-slot:<channel>:<start>:<sha256 prefix>``. ``pubDate`` is the
 time the guid was first published (catalog ``feed_items``), never an air time.
 Enclosure URLs are ``base_url`` + key, percent-encoded; lengths are the sizes of the
-files as they are now in the library (after tagging, BR-27).
+files as they are now in the library (after tagging, BR-27). An airing in a type podcast
+apps refuse (the county station's WAV) encloses its podcast version
+(:mod:`pipeline.feedaudio`, ``[feeds] broadcast_profile``) and keeps the aired file as
+``podcast:alternateEnclosure``; its guid still names the aired file.
 """
 
 from __future__ import annotations
