@@ -622,6 +622,60 @@ def gc(obj: Context, yes: bool) -> None:
     do_gc(obj, dry_run=not yes)
 
 
+# --- dangke playout (issue 13): a station's unattended playout with liquidsoap -------------
+@cli.command()
+@click.argument("channel")
+@click.option("--from", "source", metavar="SOURCE", default=None,
+              help="Where to read: the configured store (default), 'public' for the station's base_url, or a "
+                   "URL (https://..., file://..., s3://...).")
+@click.option("--cache", metavar="DIR", type=click.Path(path_type=Path), default=None,
+              help="Local copy of the schedules and audio (default: ~/.cache/dangke/playout).")
+@click.option("--output", "output", metavar="OUT", default="alsa", show_default=True,
+              help="alsa, pulseaudio, icecast://HOST:PORT/MOUNT (password in $ICECAST_PASSWORD) or file:PATH.")
+@click.option("--bed", metavar="FILE", default="", help="Audio looped between slots (default: silence).")
+@click.option("--every", metavar="S", type=click.FloatRange(min=1.0), default=60.0, show_default=True,
+              help="Seconds between syncs with the store.")
+@click.option("--reload", "reload_s", metavar="S", type=click.FloatRange(min=0.5), default=10.0,
+              show_default=True, help="Seconds between liquidsoap's readings of the cue file.")
+@click.option("--once", is_flag=True, help="Sync once and stop (for cron or a systemd timer).")
+@click.option("--allow-root", is_flag=True, help="Let liquidsoap run as root (containers, tests).")
+@click.pass_obj
+def playout(obj: Context, channel: str, source: str | None, cache: Path | None, output: str, bed: str,
+            every: float, reload_s: float, once: bool, allow_root: bool) -> None:
+    """Write CHANNEL's liquidsoap script and keep its local schedule and audio in sync."""
+    import time as _time
+    from .card import open_source
+    from .fsutil import write_atomic
+    from .playout import cache_root, sync
+    from .playout_script import parse_output, station_script
+    out = parse_output(output)
+    if source is None:
+        from .publish import store_for
+        src = open_source("", store=store_for(obj.cfg))
+    elif source == "public":
+        src = open_source(obj.cfg.station.base_url)
+    else:
+        src = open_source(source)
+    root = (cache or cache_root()).absolute()
+    folder = root / channel
+    script = folder / "playout.liq"
+    write_atomic(script, station_script(channel, str(folder / "cue.tsv"), out,
+                                        str(Path(bed).absolute()) if bed else "", reload_s, allow_root).encode())
+    say(f"playout {channel}: station script {script} (run: liquidsoap {script})")
+    while True:
+        report = sync(src, channel, root, dt.datetime.now(dt.timezone.utc))
+        days = ", ".join(report.days) or "none"
+        say(f"playout {channel}: {report.slots} slot(s) to air on {days}; {len(report.fetched)} day(s) and "
+            f"{report.downloaded} audio file(s) fetched from {src.describe()}")
+        if report.error:
+            problem(f"playout {channel}: the store could not be read ({report.error}); "
+                    "the last known schedule stays on air")
+            obj.fail()
+        if once:
+            return
+        _time.sleep(every)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)

@@ -219,6 +219,15 @@ class FeedsSection:
     #: days of past airings the broadcast feeds keep (every coming airing is listed);
     #: 0 = every airing of the published days, as the contract promises by default
     broadcast_days: int = 0
+    # issue 13: what podcast directories require
+    #: <language> of every feed, a code of Apple Podcasts' list (ISO 639-1, optionally with
+    #: a region: zh-cn, zh-tw); each feed's dialect (ISO 639-3) is in <podcast:txt purpose="dialect">
+    language: str = "zh-cn"
+    #: <podcast:locked>: true = other platforms must not import the feeds (owner: owner_email)
+    locked: bool = True
+    #: the profile of the broadcast feeds' enclosures (MP3 for podcast apps; the channel's own
+    #: file is kept as <podcast:alternateEnclosure>); "" = the channel's own files only
+    broadcast_profile: str = "player"
 
 
 @dataclass(frozen=True)
@@ -360,6 +369,7 @@ def load_config(path: Path) -> Config:
         raise ConfigError(f"[feeds] lesson_profile = {sections['feeds'].lesson_profile!r} is not a "
                           "profile", path=path, fix=f"use one of: {', '.join(sorted(profiles))}")
     _check_schedule(sections["schedule"], sections["feeds"], path)
+    _check_feeds(sections["feeds"], profiles, path)
     if dialect_code(sections["plan"].fallback_dialect) != sections["plan"].fallback_dialect:
         raise ConfigError(f"[plan] fallback_dialect = {sections['plan'].fallback_dialect!r} is "
                           "not an ISO 639-3 code we know", path=path, fix=f"use one of: {accepted_dialects()}")
@@ -471,6 +481,19 @@ def _check_schedule(schedule: ScheduleSection, feeds: FeedsSection, path: Path) 
     if feeds.artwork and Path(feeds.artwork).suffix.lower() not in (".jpg", ".jpeg", ".png"):
         raise ConfigError(f"[feeds] artwork = {feeds.artwork!r} must be a JPEG or PNG file", path=path,
                           fix="use a 1400x1400 to 3000x3000 px .jpg or .png (Apple Podcasts)")
+
+
+def _check_feeds(feeds: FeedsSection, profiles: dict, path: Path) -> None:
+    """Issue 13: the feed language is one Apple Podcasts accepts; the broadcast enclosure
+    profile exists and is MP3 or AAC."""
+    import re
+    if not re.fullmatch(r"[a-z]{2}(-[a-z]{2})?", feeds.language):
+        raise ConfigError(f"[feeds] language = {feeds.language!r} is not a code Apple Podcasts accepts "
+                          "(ISO 639-1 with an optional region; ISO 639-3 dialect codes such as cmn are not)",
+                          path=path, fix='e.g. language = "zh-cn" (or "zh-tw")')
+    if feeds.broadcast_profile and feeds.broadcast_profile not in profiles:
+        raise ConfigError(f"[feeds] broadcast_profile = {feeds.broadcast_profile!r} is not a profile", path=path,
+                          fix=f"use one of: {', '.join(sorted(profiles))}, or \"\"")
 
 
 def _coerce(value: object, kind: object, where: str, path: Path) -> object:

@@ -28,6 +28,7 @@ from .config import Config
 from .encode import filler_rendition
 from .encode.assemble import asset_rendition, slot_rendition
 from .errors import DangkeError
+from .feedaudio import make_podcast_versions
 from .fsutil import write_atomic
 from .models import BroadcastDay, ChannelSpec, Rendition, Track
 from .plan import tracks
@@ -173,6 +174,7 @@ def run_schedule(cfg: Config, catalog: Catalog, first: dt.date, days: int, force
                 problems.append(f"{name} {day.date}: " + "; ".join(broken))
                 continue
             _write(cfg, channel, day)
+            notes.extend(make_podcast_versions(cfg, catalog, channel, day))  # feed enclosures (issue 13)
             catalog.replace_airings(name, day.date, [(a.start.isoformat(), a.lesson_id) for s in day.slots
                                                      for a in s.items if a.kind == "lesson"])
             notes.extend(day.notes)

@@ -29,6 +29,11 @@ done
 dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need="$need fonts-noto-cjk"
 command -v chromium >/dev/null 2>&1 || need="$need chromium"
 command -v chromedriver >/dev/null 2>&1 || need="$need chromium-driver"
+# playout and players (issue 13): the tests run liquidsoap, cvlc and mpv on what dangke publishes
+command -v liquidsoap >/dev/null 2>&1 || need="$need liquidsoap"
+command -v cvlc >/dev/null 2>&1 || need="$need vlc-bin"
+dpkg -s vlc-plugin-base >/dev/null 2>&1 || need="$need vlc-plugin-base"
+command -v mpv >/dev/null 2>&1 || need="$need mpv"
 if [ -n "$need" ]; then
   echo "installing system packages:$need"
   export DEBIAN_FRONTEND=noninteractive

@@ -194,7 +194,7 @@ def test_lesson_feeds_match_the_catalog_field_by_field_in_both_parsers(station):
     feed_url = BASE_ENCODED + "feeds/lessons-cmn.xml"
     expected_guid = str(uuid.uuid5(uuid.UUID("ead4c236-bf58-58c6-a2c6-a6b28d128cb6"),
                                    feed_url.split("://", 1)[1].rstrip("/")))
-    assert fp.feed.language == pp["language"] == "zh-cmn"
+    assert fp.feed.language == pp["language"] == "zh-cn"  # Apple's list; the dialect is in podcast:txt
     assert fp.feed.podcast_guid == expected_guid
     assert fp.feed.podcast_medium == "course"
     assert fp.feed.title == pp["title"] == f"{cfg.station.name} · 普通話"
@@ -250,14 +250,21 @@ def test_broadcast_feeds_list_every_airing_with_its_air_time_and_stable_identity
         episodes = {e["guid"]: e for e in pp["episodes"]}
         assert set(entries) == set(episodes)
         expected = set()
+        wav = cfg.profiles[cfg.channels[channel].profile].mime_type == "audio/wav"
         for doc in (d for d in _days(station) if d["channel"] == channel):
             for slot in doc["slots"]:
                 guid = f"dangke-slot:{channel}:{slot['start']}:{slot['sha256'][:16]}"
                 expected.add(guid)
                 e = entries[guid]
                 assert e.ev_startdate == slot["start"] and e.ev_enddate == slot["end"] and e.ev_type == "slot"
-                assert e.enclosures[0].href == BASE_ENCODED + slot["key"]
-                assert int(e.enclosures[0].length) == slot["bytes"] == episodes[guid]["enclosures"][0]["file_size"]
+                # the enclosure is MP3 (issue 13): the county station's WAV has its player version
+                # as enclosure and the WAV as podcast:alternateEnclosure; the loudspeakers' MP3 is its own
+                assert e.enclosures[0].href.startswith(BASE_ENCODED + "audio/player/") if wav \
+                    else e.enclosures[0].href == BASE_ENCODED + slot["key"]
+                assert e.enclosures[0].type == "audio/mpeg"
+                assert int(e.enclosures[0].length) == episodes[guid]["enclosures"][0]["file_size"] == \
+                    (store / e.enclosures[0].href[len(BASE_ENCODED):]).stat().st_size
+                assert f'length="{slot["bytes"]}"'.encode() in data and (BASE_ENCODED + slot["key"]).encode() in data
                 for item in slot["items"]:
                     guid = airing_guid(channel, item["start"], item["sha256"])
                     expected.add(guid)
@@ -266,9 +273,12 @@ def test_broadcast_feeds_list_every_airing_with_its_air_time_and_stable_identity
                     assert dt.datetime.fromisoformat(e.ev_startdate) == start
                     assert dt.datetime.fromisoformat(e.ev_enddate) == start + dt.timedelta(seconds=item["duration_s"])
                     assert e.ev_type == item["kind"]
-                    assert e.enclosures[0].href == p["enclosures"][0]["url"] == BASE_ENCODED + item["key"]
+                    assert e.enclosures[0].href == p["enclosures"][0]["url"]
+                    assert e.enclosures[0].href.startswith(BASE_ENCODED + "audio/player/") if wav \
+                        else e.enclosures[0].href == BASE_ENCODED + item["key"]
                     assert int(e.enclosures[0].length) == p["enclosures"][0]["file_size"] == \
-                        (store / item["key"]).stat().st_size
+                        (store / e.enclosures[0].href[len(BASE_ENCODED):]).stat().st_size
+                    assert (BASE_ENCODED + item["key"]).encode() in data  # the aired WAV, as the alternate
                     assert e.title.endswith(item["title"]) and p["title"] == e.title
                     pub = dt.datetime(*e.published_parsed[:6], tzinfo=dt.timezone.utc)
                     assert pub == published_at != start  # first published, never the air time

@@ -18,8 +18,8 @@ them and :func:`build_feed` raises if the tag is missing from the output; feedge
 writes ``itunes:explicit`` as yes/no/clean while Apple asks for true/false, so our
 extension writes it; Podcasting 2.0 tags use the canonical namespace URI (podcastparser
 0.6 reads ``podcast:`` tags only under the old GitHub URI, and none of the fields it
-needs are there); ``<language>`` is a two-letter primary tag with a modifier
-(``zh-cdo``), as Apple requires; ``lastBuildDate`` is pinned and items are appended in
+needs are there); ``<language>`` is a code of Apple's list (``zh-cn``: ISO 639-3 codes
+such as ``zh-cmn`` are not on it, issue 13) and the dialect is in ``podcast:txt``; ``lastBuildDate`` is pinned and items are appended in
 order, so the same inputs give the same bytes; feedgen writes the *last* link given as
 the RSS ``<link>``, so the site link goes last. Text is stripped of characters XML
 cannot carry (BR-23) before it reaches feedgen; dates must be timezone-aware (BR-27).
@@ -52,13 +52,17 @@ def podcast_guid(feed_url: str) -> str:
 
 
 class _Channel(BaseExtension):
-    """Channel tags feedgen lacks: ``podcast:guid``, ``podcast:medium``, and
-    ``itunes:explicit`` in Apple's current true/false form."""
+    """Channel tags feedgen lacks: ``podcast:guid``, ``podcast:medium``,
+    ``podcast:locked`` (with its owner), ``podcast:txt purpose="dialect"`` (ISO 639-3
+    codes: Apple's ``<language>`` list has no dialects), and ``itunes:explicit`` in
+    Apple's current true/false form."""
 
     def __init__(self) -> None:
         self.guid: str | None = None
         self.medium: str | None = None
         self.explicit: str | None = None
+        self.locked: tuple[str, str] | None = None
+        self.dialects: tuple[str, ...] = ()
 
     def extend_ns(self) -> dict[str, str]:
         return {"podcast": PODCAST_NS, "ev": EVENT_NS}
@@ -71,6 +75,16 @@ class _Channel(BaseExtension):
             etree.SubElement(channel, f"{{{PODCAST_NS}}}guid").text = self.guid
         if self.medium:
             etree.SubElement(channel, f"{{{PODCAST_NS}}}medium").text = self.medium
+        if self.locked:
+            value, owner = self.locked
+            locked = etree.SubElement(channel, f"{{{PODCAST_NS}}}locked")
+            locked.text = value
+            if owner:
+                locked.set("owner", owner)
+        for code in self.dialects:
+            txt = etree.SubElement(channel, f"{{{PODCAST_NS}}}txt")
+            txt.set("purpose", "dialect")
+            txt.text = code
         return rss
 
     def extend_atom(self, feed):
@@ -78,12 +92,21 @@ class _Channel(BaseExtension):
 
 
 class _Entry(BaseEntryExtension):
-    """An airing's time and kind (RSS 1.0 Event module)."""
+    """An airing's time and kind (RSS 1.0 Event module) and the other files of the same
+    audio (``podcast:alternateEnclosure`` with its ``podcast:source``)."""
 
     def __init__(self) -> None:
         self.event: tuple[str, str, str, str] | None = None
+        self.alternates: tuple[Alternate, ...] = ()
 
     def extend_rss(self, item):
+        for alt in self.alternates:
+            el = etree.SubElement(item, f"{{{PODCAST_NS}}}alternateEnclosure")
+            el.set("type", alt.mime_type)
+            el.set("length", str(alt.length))
+            if alt.title:
+                el.set("title", clean_text(alt.title)[:32])
+            etree.SubElement(el, f"{{{PODCAST_NS}}}source").set("uri", alt.url)
         if self.event:
             for name, value in zip(("startdate", "enddate", "type", "location"), self.event):
                 if value:
@@ -92,6 +115,17 @@ class _Entry(BaseEntryExtension):
 
     def extend_atom(self, entry):
         return entry
+
+
+@dataclass(frozen=True)
+class Alternate:
+    """Another file of an item's audio (``podcast:alternateEnclosure``): absolute URL,
+    size in bytes, MIME type, a short title (at most 32 characters are written)."""
+
+    url: str
+    length: int
+    mime_type: str
+    title: str = ""
 
 
 @dataclass(frozen=True)
@@ -117,12 +151,15 @@ class FeedItem:
     category: str = ""
     episode: int | None = None
     location: str = ""
+    alternates: tuple[Alternate, ...] = ()
 
 
 @dataclass(frozen=True)
 class FeedInfo:
-    """Channel-level fields: ``language`` is a BCP 47 tag with a two-letter primary
-    subtag such as ``zh-cdo``; ``image_url`` must end in ``.jpg`` or ``.png``."""
+    """Channel-level fields: ``language`` is a code of Apple Podcasts' list (ISO 639-1
+    with an optional region, ``zh-cn``); ``dialects`` the ISO 639-3 codes of what is
+    spoken (``podcast:txt purpose="dialect"``); ``locked`` writes ``podcast:locked``
+    yes (owner ``owner_email``) or no; ``image_url`` must end in ``.jpg`` or ``.png``."""
 
     title: str
     description: str
@@ -135,6 +172,8 @@ class FeedInfo:
     medium: str = "podcast"
     image_url: str = ""
     itunes_category: tuple[str, str] = ("Education", "Courses")
+    dialects: tuple[str, ...] = ()
+    locked: bool | None = None
 
 
 def _aware(when: dt.datetime, what: str) -> dt.datetime:
@@ -167,6 +206,9 @@ def _generator(info: FeedInfo) -> FeedGenerator:
     fg.dangke.explicit = "false"
     fg.dangke.guid = podcast_guid(info.feed_url)
     fg.dangke.medium = info.medium
+    fg.dangke.dialects = info.dialects
+    if info.locked is not None:
+        fg.dangke.locked = ("yes" if info.locked else "no", info.owner_email)
     return fg
 
 
@@ -193,6 +235,7 @@ def build_feed(info: FeedInfo, items: list[FeedItem]) -> bytes:
             fe.podcast.itunes_episode(it.episode)
         if it.author:
             fe.podcast.itunes_author(clean_text(it.author))
+        fe.dangke.alternates = it.alternates
         if it.air_start and it.air_end:
             fe.dangke.event = (_aware(it.air_start, "air start").isoformat(),
                                _aware(it.air_end, "air end").isoformat(), it.kind, clean_text(it.location))

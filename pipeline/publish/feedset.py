@@ -7,7 +7,10 @@ audio), an airing's is :func:`~pipeline.layout.airing_guid` (channel, air start,
 a whole slot's ``dangke-slot:<channel>:<start>:<sha256 prefix>``. ``pubDate`` is the
 time the guid was first published (catalog ``feed_items``), never an air time.
 Enclosure URLs are ``base_url`` + key, percent-encoded; lengths are the sizes of the
-files as they are now in the library (after tagging, BR-27).
+files as they are now in the library (after tagging, BR-27). An airing in a type podcast
+apps refuse (the county station's WAV) encloses its podcast version
+(:mod:`pipeline.feedaudio`, ``[feeds] broadcast_profile``) and keeps the aired file as
+``podcast:alternateEnclosure``; its guid still names the aired file.
 """
 
 from __future__ import annotations
@@ -26,14 +29,14 @@ from ..fsutil import sha256_file
 from ..layout import airing_guid, url
 from ..models import Lesson, Rendition
 from ..vocab import CATEGORY_NAMES_ZH, DIALECT_NAMES_ZH
-from .feeds import FeedInfo, FeedItem, build_feed
+from .feeds import Alternate, FeedInfo, FeedItem, build_feed
 from .store import Put
 
 FEED_CACHE = "public, max-age=300"
 IMMUTABLE = "public, max-age=31536000, immutable"
 RSS_TYPE = "application/rss+xml; charset=utf-8"
 IMAGE_TYPES = {".png": ("png", "image/png"), ".jpg": ("jpg", "image/jpeg"), ".jpeg": ("jpg", "image/jpeg")}
-KIND_TITLES = {"slot": "整段 whole slot"}
+KIND_TITLES = {"slot": "整段 whole slot", "broadcast": "播出檔 broadcast WAV"}
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,8 @@ def feed_objects(cfg: Config, catalog: Catalog, when: dt.datetime, peek: bool = 
     base = cfg.station.base_url
     local = {r.key: cfg.library / r.path for r in catalog.renditions()}
     lessons = list(lesson_feed_sources(cfg, catalog))
-    airings = _recent(_airings(cfg, local, when), when, cfg.feeds.broadcast_days)
+    versions = _podcast_versions(cfg, catalog)
+    airings = _recent(_airings(cfg, local, versions, when), when, cfg.feeds.broadcast_days)
     guids = [f"dangke-lesson:{lesson.lesson_id}" for lesson, _ in lessons] + [a.guid for _, a in airings]
     known = catalog.first_published(guids)
     if peek and len(known) < len(guids):
@@ -123,8 +127,9 @@ def feed_objects(cfg: Config, catalog: Catalog, when: dt.datetime, peek: bool = 
         info = FeedInfo(title=f"{cfg.station.name} · {DIALECT_NAMES_ZH.get(dialect, dialect)}",
                         description=f"{cfg.station.name}：{DIALECT_NAMES_ZH.get(dialect, dialect)}黨課 "
                                     f"(lessons in {dialect})",
-                        link=url(base, ""), feed_url=url(base, key), language=f"zh-{dialect}", author=author,
-                        built_at=when, owner_email=cfg.feeds.owner_email, medium="course", image_url=image_url)
+                        link=url(base, ""), feed_url=url(base, key), language=cfg.feeds.language, author=author,
+                        built_at=when, owner_email=cfg.feeds.owner_email, medium="course", image_url=image_url,
+                        dialects=(dialect,), locked=cfg.feeds.locked)
         objects.append(_feed(key, build_feed(info, items)))
     for name in sorted(cfg.channels):
         channel = cfg.channels[name]
@@ -132,8 +137,9 @@ def feed_objects(cfg: Config, catalog: Catalog, when: dt.datetime, peek: bool = 
         key = f"feeds/broadcast-{name}.xml"
         info = FeedInfo(title=channel.title or name,
                         description=f"{cfg.station.name}：{channel.title or name}（每日節目表 daily schedule）",
-                        link=url(base, ""), feed_url=url(base, key), language=_channel_language(channel), author=author,
-                        built_at=when, owner_email=cfg.feeds.owner_email, medium="podcast", image_url=image_url)
+                        link=url(base, ""), feed_url=url(base, key), language=cfg.feeds.language, author=author,
+                        built_at=when, owner_email=cfg.feeds.owner_email, medium="podcast", image_url=image_url,
+                        dialects=_channel_dialects(channel), locked=cfg.feeds.locked)
         objects.append(_feed(key, build_feed(info, items)))
     return FeedSet(objects, guids)
 
@@ -149,9 +155,37 @@ def _lesson_item(cfg: Config, local: dict[str, Path], lesson: Lesson, r: Renditi
                     author=lesson.speaker, category=lesson.category, episode=lesson.episode)
 
 
-def _channel_language(channel) -> str:
-    dialects = {d for s in list(channel.slots) + [s for c in channel.clocks for s in c.slots] for d in s.dialects}
-    return f"zh-{dialects.pop()}" if len(dialects) == 1 else "zh"
+def _channel_dialects(channel) -> tuple[str, ...]:
+    """The ISO 639-3 codes the channel's slots air (empty: any)."""
+    return tuple(sorted({d for s in list(channel.slots) + [s for c in channel.clocks for s in c.slots]
+                         for d in s.dialects}))
+
+
+def _podcast_versions(cfg: Config, catalog: Catalog) -> dict[str, Rendition]:
+    """``{aired key: its rendition in [feeds] broadcast_profile}`` for every broadcast
+    rendition that has one (:mod:`pipeline.feedaudio`)."""
+    from ..feedaudio import podcast_version
+    if not cfg.feeds.broadcast_profile:
+        return {}
+    out = {}
+    for r in catalog.renditions():
+        if r.profile in {c.profile for c in cfg.channels.values()}:
+            v = podcast_version(cfg, catalog, r)
+            if v is not None:
+                out[r.key] = v
+    return out
+
+
+def _enclosure(cfg: Config, local: dict[str, Path], versions: dict[str, Rendition], key: str, mime: str,
+               where: object) -> tuple[str, int, str, tuple[Alternate, ...]]:
+    """URL, length and type of an airing's enclosure (its podcast version when there is
+    one) and the channel's own file as the alternate enclosure."""
+    own = (url(cfg.station.base_url, key), _size(local, key, where), mime)
+    v = versions.get(key)
+    if v is None:
+        return own + ((),)
+    alt = Alternate(own[0], own[1], own[2], KIND_TITLES["broadcast"])
+    return (url(cfg.station.base_url, v.key), _size(local, v.key, where), cfg.profiles[v.profile].mime_type, (alt,))
 
 
 def _with_date(item: FeedItem, first: dt.datetime) -> FeedItem:
@@ -191,9 +225,11 @@ def feed_day_files(cfg: Config, when: dt.datetime) -> list[Path]:
     return out
 
 
-def _airings(cfg: Config, local: dict[str, Path], when: dt.datetime) -> list[tuple[str, FeedItem]]:
+def _airings(cfg: Config, local: dict[str, Path], versions: dict[str, Rendition],
+             when: dt.datetime) -> list[tuple[str, FeedItem]]:
     """``(channel, item)`` for every airing and whole-slot file of the staged schedules
-    the feeds draw on (:func:`feed_day_files`), in air order (``pub_date`` still to be set).
+    the feeds draw on (:func:`feed_day_files`), in air order (``pub_date`` still to be set);
+    ``versions``: the podcast versions (MP3) of renditions podcast apps refuse.
 
     Raises:
         DangkeError: a scheduled key has no file in the library.
@@ -211,26 +247,27 @@ def _airings(cfg: Config, local: dict[str, Path], when: dt.datetime) -> list[tup
             start, end = dt.datetime.fromisoformat(slot["start"]), dt.datetime.fromisoformat(slot["end"])
             if slot.get("key"):
                 name_ = slot.get("title") or title
+                href, length, kind_type, alts = _enclosure(cfg, local, versions, slot["key"], mime, day_file)
                 out.append((name, FeedItem(
                     guid=f"dangke-slot:{name}:{slot['start']}:{slot['sha256'][:16]}",
                     title=f"{start:%Y-%m-%d %H:%M} {name_}（{KIND_TITLES['slot']}）",
                     description=f"{title}：{start:%Y-%m-%d %H:%M}–{end:%H:%M} 整段節目，"
                                 f"{len(slot['items'])} 項 (the whole slot in one file)",
-                    url=url(cfg.station.base_url, slot["key"]), length=_size(local, slot["key"], day_file),
-                    mime_type=mime, pub_date=start, duration_s=(end - start).total_seconds(),
-                    air_start=start, air_end=end, kind="slot", location=title)))
+                    url=href, length=length, mime_type=kind_type, pub_date=start,
+                    duration_s=(end - start).total_seconds(), air_start=start, air_end=end, kind="slot",
+                    location=title, alternates=alts)))
             for item in slot["items"]:
                 if not item.get("key"):
                     continue
                 at = dt.datetime.fromisoformat(item["start"])
                 label = CATEGORY_NAMES_ZH.get(item.get("category") or "", "")
                 what = " · ".join(x for x in (label, item.get("lesson_id") or item["kind"]) if x)
+                href, length, kind_type, alts = _enclosure(cfg, local, versions, item["key"], mime, day_file)
                 out.append((name, FeedItem(
                     guid=airing_guid(name, item["start"], item.get("sha256")),
                     title=f"{at:%Y-%m-%d %H:%M:%S} {item['title']}",
-                    description=f"{title}：{what}", url=url(cfg.station.base_url, item["key"]),
-                    length=_size(local, item["key"], day_file), mime_type=mime, pub_date=at,
+                    description=f"{title}：{what}", url=href, length=length, mime_type=kind_type, pub_date=at,
                     duration_s=float(item["duration_s"]), air_start=at,
                     air_end=at + dt.timedelta(seconds=float(item["duration_s"])), kind=item["kind"],
-                    category=item.get("category") or "", location=title)))
+                    category=item.get("category") or "", location=title, alternates=alts)))
     return out

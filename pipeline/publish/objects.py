@@ -13,8 +13,10 @@ from pathlib import Path
 from ..catalog import Catalog
 from ..config import Config
 from ..errors import DangkeError
+from ..feedaudio import podcast_keys
 from ..fsutil import sha256_file
 from ..models import Quarter, Rendition
+from .derived import derived_documents
 from .feedset import feed_day_files, lesson_feed_sources
 from .store import Put
 
@@ -25,7 +27,10 @@ NO_CACHE = "no-cache"
 CONTENT_TYPES = {
     ".mp3": "audio/mpeg", ".wav": "audio/wav", ".m4a": "audio/mp4",
     ".json": "application/json; charset=utf-8", ".m3u": "audio/x-mpegurl; charset=utf-8",
-    ".m3u8": "application/vnd.apple.mpegurl", ".xml": "application/rss+xml; charset=utf-8",
+    # not application/vnd.apple.mpegurl: that is HLS, and VLC then hands a plain playlist to its
+    # HLS and MPEG-PS demuxers and plays nothing (issue 13); audio/x-mpegurl is a plain M3U to
+    # VLC, mpv and liquidsoap alike
+    ".m3u8": "audio/x-mpegurl; charset=utf-8", ".xml": "application/rss+xml; charset=utf-8",
     ".ics": "text/calendar; charset=utf-8", ".csv": "text/csv; charset=utf-8",
     # the report's site (issue 14)
     ".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
@@ -80,10 +85,16 @@ def kept_quarters(keys: list[str], keep: int) -> set[Quarter]:
 
 def collect_build(cfg: Config) -> list[Put]:
     """Every file of the staging tree (devices/, broadcast/, reports/) of the newest
-    ``[publish] keep_quarters`` quarters (reports of every quarter), sorted by key."""
+    ``[publish] keep_quarters`` quarters (reports of every quarter), sorted by key; the
+    broadcast documents derived from the schedules (M3U8, M3U, per-slot playlists,
+    iCalendar) are rendered now with the current configuration instead of read from
+    the tree (:mod:`pipeline.publish.derived`)."""
     staged = _staged(cfg)
+    derived = derived_documents(cfg)
     keep = kept_quarters([k for k, _ in staged], cfg.publish.keep_quarters)
-    return [_put_file(k, p, SHORT) for k, p in staged if quarter_of(k) in keep or quarter_of(k) is None]
+    objects = {k: _put_file(k, p, SHORT) for k, p in staged if k not in derived}
+    objects.update({k: _put_bytes(k, data, SHORT) for k, data in derived.items()})
+    return [objects[k] for k in sorted(objects) if quarter_of(k) in keep or quarter_of(k) is None]
 
 
 def _local_audio(catalog: Catalog) -> dict[str, Rendition]:
@@ -99,12 +110,15 @@ def referenced_keys(cfg: Config, catalog: Catalog, build: list[Put], when: dt.da
     keys: set[str] = set()
     documents = [obj.path for obj in build if obj.key.endswith(".json") and obj.path is not None]
     documents += feed_day_files(cfg, when)
+    aired: set[str] = set()
     for path in dict.fromkeys(documents):
         doc = json.loads(path.read_text(encoding="utf-8"))
         keys.update(i["key"] for i in doc.get("items", []) if i.get("key"))
-        keys.update(i["key"] for s in doc.get("slots", []) for i in s.get("items", []) if i.get("key"))
-        keys.update(s["key"] for s in doc.get("slots", []) if s.get("key"))
+        aired.update(i["key"] for s in doc.get("slots", []) for i in s.get("items", []) if i.get("key"))
+        aired.update(s["key"] for s in doc.get("slots", []) if s.get("key"))
+    keys.update(aired)
     keys.update(item.key for _, item in lesson_feed_sources(cfg, catalog))
+    keys.update(podcast_keys(cfg, catalog, aired))  # the broadcast feeds' MP3 enclosures (issue 13)
     return keys
 
 
