@@ -112,7 +112,9 @@ class DeviceProfile:
 
     ``format`` is the container: ``mp3``, ``wav`` (Broadcast WAVE) or ``m4a``.
     ``loudness_lufs`` is the integrated-loudness target (ITU-R BS.1770-4) and
-    ``true_peak_dbtp`` the ceiling, both measured on the decoded file.
+    ``true_peak_dbtp`` the ceiling, both measured on the decoded file. ``levelling``
+    rides the gain of loud and quiet passages toward the programme loudness (see
+    :func:`pipeline.encode.chain.shape`); without it the lesson's loudness range is kept.
     """
 
     name: str
@@ -130,6 +132,7 @@ class DeviceProfile:
     speech_compression: bool = False
     clarity: bool = False
     tempo: float = 1.0
+    levelling: bool = False
 
     @property
     def mime_type(self) -> str:

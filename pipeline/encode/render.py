@@ -33,7 +33,9 @@ from ..media.ffmpeg import Filter, Output
 from ..models import DeviceProfile, Rendition
 from . import chain, dynamics
 
-MAX_ATTEMPTS = 4
+MAX_ATTEMPTS = 2
+"""Renders of one rendition at most: the planned one and one correction (the model of
+the chain and encoder makes the first right; see tests counting renders)."""
 VERIFY_THREADS = 2
 """Outputs decoded and measured at once by one job (wall time; the CPU time is the same)."""
 PEAK_SLACK_DB = 0.02
@@ -97,6 +99,8 @@ class _Work:
     ceiling_offset: np.ndarray | None = None
     tmp: Path | None = None
     attempts: int = 0
+    codec: chain.Codec | None = None
+    source_lra_lu: float = float("nan")
 
 
 def working_rate(source_rate: int) -> int:
@@ -120,22 +124,23 @@ def measure_source(job: SourceJob, rate: int) -> dict[tuple[Filter, ...], meter.
 
 
 def _plan(w: _Work, settings: Settings) -> None:
-    """Plan with the profile's dynamics; when that would mean limiting peaks by more than
-    :data:`chain.DEEP_LIMITING_DB`, level syllables first (:data:`chain.LEVELLER`)."""
+    """Plan with the profile's dynamics and the model of its encoder. When the limiter's
+    release tails keep the programme under target below the ceiling, faster releases
+    are tried (:data:`chain.FAST_LIMITERS_DB_MS`), so only the maximum gain can leave a
+    rendition short. Levelling is never added silently: it is the profile's setting."""
     shape = chain.shape(w.target.profile)
-    w.plan = dynamics.plan(w.frames, w.target_lufs, w.ceiling_dbtp, settings.max_gain_db,
-                           shape, start=w.trim[0], end=w.trim[1], ceiling_offset_db=w.ceiling_offset)
-    if w.plan.limited_db > chain.DEEP_LIMITING_DB and shape.compress_ratio <= 1.0:
-        shape = chain.LEVELLER
-        levelled = dynamics.plan(w.frames, w.target_lufs, w.ceiling_dbtp, settings.max_gain_db,
-                                 shape, start=w.trim[0], end=w.trim[1], ceiling_offset_db=w.ceiling_offset)
-        if levelled.limited_db < w.plan.limited_db:
-            w.plan = levelled
-    if not w.plan.capped and w.plan.predicted_lufs < w.target_lufs - 0.1:
-        # the limiter's release tails keep the programme under target: a faster release
-        w.plan = dynamics.plan(w.frames, w.target_lufs, w.ceiling_dbtp, settings.max_gain_db,
-                               replace(shape, limit_release_db_ms=chain.FAST_RELEASE_DB_MS),
-                               start=w.trim[0], end=w.trim[1], ceiling_offset_db=w.ceiling_offset)
+    c = chain.codec(w.target.profile) if w.codec is None else w.codec
+
+    def one(s: dynamics.Shape) -> dynamics.Plan:
+        return dynamics.plan(w.frames, w.target_lufs, w.ceiling_dbtp, settings.max_gain_db, s,
+                             start=w.trim[0], end=w.trim[1], ceiling_offset_db=w.ceiling_offset,
+                             noise_factor=c.noise_factor, noise_window_ms=c.window_ms)
+
+    w.plan = one(shape)
+    for attack, release in chain.FAST_LIMITERS_DB_MS:
+        if w.plan.predicted_lufs >= w.target_lufs - 0.05 or not math.isfinite(w.plan.predicted_lufs):
+            break
+        w.plan = one(replace(shape, limit_attack_db_ms=attack, limit_release_db_ms=release))
 
 
 def onset_offsets(frames: meter.Frames, codec: chain.Codec, threshold_dbfs: float) -> np.ndarray | None:
@@ -196,15 +201,20 @@ def _accepts(w: _Work, got: meter.Loudness, settings: Settings) -> bool:
 
 
 def _correct(w: _Work, got: meter.Loudness) -> None:
-    """Plan again with what the decoded output showed: the level error moves the target
-    of the rendered PCM, a true-peak overshoot lowers the ceiling by as much (+0.5 dB)."""
+    """Plan again with what the decoded output showed: the level error of the encoder
+    moves the target of the rendered PCM (the plan solves the non-linear chain for it);
+    a true-peak overshoot means the encoder's noise was under-estimated: its factor
+    doubles (and the flat headroom grows by the overshoot)."""
     p, plan = w.target.profile, w.plan
     assert plan is not None
+    c = chain.codec(p) if w.codec is None else w.codec
     if math.isfinite(got.integrated_lufs) and math.isfinite(plan.predicted_lufs):
-        w.target_lufs += p.loudness_lufs - got.integrated_lufs
+        w.target_lufs += (p.loudness_lufs - got.integrated_lufs) if not plan.capped else 0.0
     over = got.true_peak_dbtp - (p.true_peak_dbtp - PEAK_SLACK_DB)
     if over > 0:
-        w.ceiling_dbtp -= over + 0.5
+        c = replace(c, noise_factor=max(0.3, 2 * c.noise_factor), headroom_db=c.headroom_db + over)
+        w.ceiling_dbtp = p.true_peak_dbtp - c.headroom_db
+    w.codec = c
 
 
 def render_job(job: SourceJob, settings: Settings = Settings()) -> JobResult:
