@@ -141,7 +141,13 @@ class DeviceProfile:
 
 @dataclass(frozen=True)
 class Rendition:
-    """One encoded file of one source for one profile, as cached in the library."""
+    """One encoded file of one source for one profile, as cached in the library.
+
+    ``lra_lu`` is the loudness range (EBU Tech 3342) of the decoded rendition and
+    ``source_lra_lu`` that of the source as the chain received it (after the profile's
+    treatment, trimmed), so a profile's effect on the dynamics is visible; ``renders``
+    counts the ffmpeg renders it took (1, or 2 after a correction); ``levelling`` is
+    the profile's setting it was made with."""
 
     source_sha256: str
     profile: str
@@ -155,6 +161,10 @@ class Rendition:
     true_peak_dbtp: float
     gain_db: float
     notes: tuple[str, ...] = ()
+    lra_lu: float | None = None
+    source_lra_lu: float | None = None
+    renders: int = 1
+    levelling: bool = False
 
     @property
     def key(self) -> str:

@@ -96,7 +96,7 @@ def codec(profile: DeviceProfile) -> Codec:
                      window_ms=26 if profile.sample_rate >= 32000 else 52)
     if profile.format == "m4a":
         return Codec(level_db=-0.07, headroom_db=0.3, noise_factor=_noise_factor("m4a", kbps),
-                     window_ms=23, onset_headroom_db=1.0, onset_s=1.0)
+                     window_ms=23, onset_headroom_db=3.0, onset_s=0.5)
     return Codec(level_db=0.0, headroom_db=0.1)
 
 

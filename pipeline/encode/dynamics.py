@@ -218,7 +218,7 @@ def plan(frames: Frames, target_lufs: float, ceiling_dbtp: float, max_gain_db: f
     when given: one value per frame, >= 0, a lower ceiling where an encoder is known to
     overshoot more), less the encoder noise allowance ``noise_factor`` x the RMS of the
     planned signal over ``noise_window_ms`` (see the module text; 0: none). The
-    predicted peak then includes that allowance.
+    predicted peak is that of the rendered PCM (without the allowance).
 
     Frames outside ``start:end`` (trimmed silence) get the edge frames' gains. A silent
     source (no block above the -70 LUFS gate) gets 0 dB. ``capped`` is set when the
@@ -233,6 +233,7 @@ def plan(frames: Frames, target_lufs: float, ceiling_dbtp: float, max_gain_db: f
         return Plan(0.0, None, source, meter.db(float(sub.peak.max(initial=0.0))), 0.0, False)
     with np.errstate(divide="ignore"):
         peak_db = 20 * np.log10(np.maximum(sub.peak, 1e-12))
+    pcm_peak_db = peak_db
     comp = levelling_db(sub, shape, source) + compression_db(sub, shape, source)
     ceiling = ceiling_dbtp if ceiling_offset_db is None else ceiling_dbtp - ceiling_offset_db[start:end]
     if noise_factor > 0:
@@ -266,7 +267,7 @@ def plan(frames: Frames, target_lufs: float, ceiling_dbtp: float, max_gain_db: f
     full[:start] = curve[0] if curve.size else g
     full[end:] = curve[-1] if curve.size else g
     constant = bool(np.all(full == full[0])) if full.size else True
-    predicted_peak = float((peak_db + curve).max()) if curve.size else float("-inf")
+    predicted_peak = float((pcm_peak_db + curve).max()) if curve.size else float("-inf")
     return Plan(gain_db=round(float(g), 3), curve_db=None if constant else full,
                 predicted_lufs=level, predicted_peak_dbtp=predicted_peak,
                 limited_db=depth, capped=capped)

@@ -101,6 +101,7 @@ class _Work:
     attempts: int = 0
     codec: chain.Codec | None = None
     source_lra_lu: float = float("nan")
+    decoded: meter.Frames | None = None
 
 
 def working_rate(source_rate: int) -> int:
@@ -183,10 +184,21 @@ def verify(path: Path, profile: DeviceProfile, duration_hint: float | None = Non
     Raises:
         ToolError: the file cannot be decoded.
     """
+    return meter.measure(verify_frames(path, profile, duration_hint, expected_peak_dbtp))
+
+
+def verify_frames(path: Path, profile: DeviceProfile, duration_hint: float | None = None,
+                  expected_peak_dbtp: float | None = None) -> meter.Frames:
+    """The 1 ms frames of a decoded rendition (see :func:`verify`; peaks exact within
+    2 dB of the expected peak or the ceiling, over-estimated below).
+
+    Raises:
+        ToolError: the file cannot be decoded.
+    """
     floor = min(profile.true_peak_dbtp, expected_peak_dbtp) - 2.0 if expected_peak_dbtp is not None else None
     m = meter.Meter(profile.sample_rate, profile.channels, exact_within_db=0.0, floor_dbtp=floor)
     ffmpeg.stream_pcm(path, [()], profile.sample_rate, profile.channels, [m.feed], duration_hint=duration_hint)
-    return meter.measure(m.frames())
+    return m.frames()
 
 
 def _accepts(w: _Work, got: meter.Loudness, settings: Settings) -> bool:
@@ -200,21 +212,36 @@ def _accepts(w: _Work, got: meter.Loudness, settings: Settings) -> bool:
     return math.isfinite(i) and abs(i - p.loudness_lufs) <= aim
 
 
+LOCAL_SPAN_MS = 60
+"""Frames each side of a decoded true-peak overshoot whose ceiling a correction lowers."""
+
+
 def _correct(w: _Work, got: meter.Loudness) -> None:
     """Plan again with what the decoded output showed: the level error of the encoder
     moves the target of the rendered PCM (the plan solves the non-linear chain for it);
-    a true-peak overshoot means the encoder's noise was under-estimated: its factor
-    doubles (and the flat headroom grows by the overshoot)."""
+    where the decoded true peak went over the ceiling, the ceiling is lowered by the
+    overshoot + 0.5 dB for :data:`LOCAL_SPAN_MS` around it (the decoded frames share
+    the source's 1 ms grid from the trim on; with a tempo change, everywhere)."""
     p, plan = w.target.profile, w.plan
     assert plan is not None
-    c = chain.codec(p) if w.codec is None else w.codec
-    if math.isfinite(got.integrated_lufs) and math.isfinite(plan.predicted_lufs):
-        w.target_lufs += (p.loudness_lufs - got.integrated_lufs) if not plan.capped else 0.0
+    if math.isfinite(got.integrated_lufs) and math.isfinite(plan.predicted_lufs) and not plan.capped:
+        w.target_lufs += p.loudness_lufs - got.integrated_lufs
     over = got.true_peak_dbtp - (p.true_peak_dbtp - PEAK_SLACK_DB)
-    if over > 0:
-        c = replace(c, noise_factor=max(0.3, 2 * c.noise_factor), headroom_db=c.headroom_db + over)
-        w.ceiling_dbtp = p.true_peak_dbtp - c.headroom_db
-    w.codec = c
+    if over <= 0:
+        return
+    n = len(w.frames)
+    offsets = np.zeros(n) if w.ceiling_offset is None else w.ceiling_offset.copy()
+    if w.decoded is None or abs(p.tempo - 1.0) > 1e-6:
+        offsets += over + 0.5
+    else:
+        with np.errstate(divide="ignore"):
+            excess = 20 * np.log10(np.maximum(w.decoded.peak, 1e-12)) - (p.true_peak_dbtp - PEAK_SLACK_DB)
+        for i in np.flatnonzero(excess > 0):
+            at = w.trim[0] + int(i)
+            lo, hi = max(0, at - LOCAL_SPAN_MS), min(n, at + LOCAL_SPAN_MS + 1)
+            offsets[lo:hi] = np.maximum(offsets[lo:hi], (w.ceiling_offset[lo:hi] if w.ceiling_offset is not None
+                                                         else 0.0) + excess[i] + 0.5)
+    w.ceiling_offset = offsets
 
 
 def render_job(job: SourceJob, settings: Settings = Settings()) -> JobResult:
@@ -235,6 +262,7 @@ def render_job(job: SourceJob, settings: Settings = Settings()) -> JobResult:
                   target_lufs=t.profile.loudness_lufs - c.level_db,
                   ceiling_dbtp=t.profile.true_peak_dbtp - c.headroom_db,
                   ceiling_offset=onset_offsets(frames, c, settings.silence_threshold_dbfs))
+        w.source_lra_lu = meter.loudness_range(_window(frames, w.trim))
         _plan(w, settings)
         pending.append(w)
     done: list[Rendition] = []
@@ -269,13 +297,21 @@ def render_job(job: SourceJob, settings: Settings = Settings()) -> JobResult:
     return JobResult(job.key, job.label, tuple(done), tuple(errors))
 
 
+def _window(frames: meter.Frames, span: tuple[int, int]) -> meter.Frames:
+    """Frames ``span[0]:span[1]`` as a signal of their own."""
+    a, b = span
+    return meter.Frames(frames.rate, int(frames.edges[b] - frames.edges[a]), frames.edges[a:b + 1] - frames.edges[a],
+                        frames.energy[a:b], frames.peak[a:b])
+
+
 def _verify_all(pending: list[_Work], duration_s: float) -> list[meter.Loudness | ToolError]:
     """:func:`verify` every rendered output, :data:`VERIFY_THREADS` at a time (each is an
     ffmpeg decode feeding a numpy meter that mostly runs without the GIL)."""
     def one(w: _Work) -> meter.Loudness | ToolError:
         assert w.tmp is not None and w.plan is not None
         try:
-            return verify(w.tmp, w.target.profile, duration_s, w.plan.predicted_peak_dbtp)
+            w.decoded = verify_frames(w.tmp, w.target.profile, duration_s, w.plan.predicted_peak_dbtp)
+            return meter.measure(w.decoded)
         except ToolError as exc:
             return exc
 
@@ -312,7 +348,9 @@ def _finish(job: SourceJob, w: _Work, got: meter.Loudness) -> Rendition:
                      path=str(t.dest), sha256=sha, bytes=t.dest.stat().st_size,
                      duration_s=got.duration_s, extension=t.profile.extension,
                      integrated_lufs=got.integrated_lufs, true_peak_dbtp=got.true_peak_dbtp,
-                     gain_db=plan.gain_db, notes=tuple(notes))
+                     gain_db=plan.gain_db, notes=tuple(notes), lra_lu=round(got.lra_lu, 2),
+                     source_lra_lu=round(w.source_lra_lu, 2), renders=w.attempts,
+                     levelling=t.profile.levelling)
 
 
 def relative(r: Rendition, library: Path) -> Rendition:
