@@ -18,6 +18,10 @@ python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need="$need python3-venv"
 for pkg in libopencore-amrnb0 libvo-amrwbenc0; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
 done
+# Broadcast WAVE readers the encode tests check bext and titles with (issue 11)
+command -v mediainfo >/dev/null 2>&1 || need="$need mediainfo"
+command -v exiftool >/dev/null 2>&1 || need="$need libimage-exiftool-perl"
+command -v sndfile-info >/dev/null 2>&1 || need="$need sndfile-programs"
 if [ -n "$need" ]; then
   echo "installing system packages:$need"
   export DEBIAN_FRONTEND=noninteractive

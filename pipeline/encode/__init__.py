@@ -73,16 +73,20 @@ def lesson_tagger(profile: DeviceProfile, lesson: Lesson,
         return lambda path, _m: tags.write_id3v23(path, tag_set, profile.id3v1)
     if profile.tags == "bext":
         desc = f"dangke {lesson.lesson_id} {lesson.category} {lesson.dialect}"
-        return lambda path, m: _bext(path, m, desc, lesson.lesson_id)
+        return lambda path, m: _bext(path, m, desc, lesson.lesson_id, lesson.title, lesson.speaker)
     if profile.tags == "mp4":
         return lambda path, _m: tags.write_mp4(path, tag_set)
     return None
 
 
-def _bext(path: Path, m: Loudness, description: str, reference: str) -> None:
+def _bext(path: Path, m: Loudness, description: str, reference: str, title: str = "", artist: str = "") -> None:
+    """Broadcast WAVE metadata of a finished WAV: every bext loudness field of the
+    decoded measurement ``m``, the origination time, and the title in an ``id3 `` chunk
+    (what MediaInfo and ExifTool show in Chinese)."""
     bext.write_loudness(path, m.integrated_lufs, m.lra_lu, m.true_peak_dbtp,
                         max_momentary_lufs=m.max_momentary_lufs, max_short_term_lufs=m.max_short_term_lufs,
                         description=description, reference=reference)
+    tags.write_wav_title(path, title, artist)
 
 
 def settings(cfg: Config) -> Settings:
@@ -112,10 +116,11 @@ def lesson_jobs(cfg: Config, catalog: Catalog, lessons: Iterable[Lesson],
                                   tag=lesson_tagger(p, lesson, cover_for(cfg, lesson.series)),
                                   title=lesson.title))
         if targets:
+            mode = _channel_mode(findings)
             jobs.append(SourceJob(key=lesson.source_sha256, path=cfg.library / src["path"],
-                                  prepare=chain.prepare(_channel_mode(findings)),
+                                  prepare=chain.prepare(mode),
                                   duration_s=lesson.duration_s, targets=tuple(targets),
-                                  label=lesson.lesson_id))
+                                  label=lesson.lesson_id, steps=(f"channels {mode}",)))
     return jobs, cached
 
 
@@ -208,9 +213,10 @@ def filler_rendition(cfg: Config, catalog: Catalog, bed: Path, profile_name: str
     bed_len = ffmpeg.measure(bed).duration_s
     rate = ffmpeg.probe(bed).sample_rate
     desc = f"dangke filler {ms / 1000:.3f} s"
-    tag = (lambda path, m: _bext(path, m, desc, "filler")) if profile.tags == "bext" else None
+    tag = (lambda path, m: _bext(path, m, desc, "filler", "filler")) if profile.tags == "bext" else None
     job = SourceJob(key=key, path=bed, prepare=bed_filters(ms / 1000, bed_len, rate),
                     duration_s=ms / 1000, label=f"filler {ms / 1000:.3f} s",
+                    steps=(f"filler bed looped to {ms / 1000:.3f} s; fades",),
                     targets=(Target(profile, ph, rendition_path(cfg, key, profile, ph), tag, "filler"),))
     made, errors, _ = run_jobs(cfg, catalog, [job])
     if errors or not made:

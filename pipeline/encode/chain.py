@@ -134,7 +134,7 @@ def shape(profile: DeviceProfile) -> Shape:
     Loudspeakers: 3:1 above the programme loudness (syllables are held together so the
     quiet ones carry outdoors). Clarity: a gentle 2:1 above programme loudness + 2 LU.
     ``levelling``: 3 s passages brought halfway to the programme loudness (2:1, boosts
-    up to 9 dB) and syllables 3 LU over it compressed 2:1; without it, only the
+    up to 12 dB) and syllables 3 LU over it compressed 2:1; without it, only the
     true-peak limiter touches the dynamics.
     """
     base = Shape()
@@ -168,8 +168,9 @@ def post_filters(profile: DeviceProfile, trim: tuple[int, int] | None, gain_db: 
     return tuple(filters)
 
 
-def output_options(profile: DeviceProfile, title: str = "") -> tuple[tuple[str, object], ...]:
-    """ffmpeg output options for a profile (codec, rate, channels, container)."""
+def output_options(profile: DeviceProfile, title: str = "", coding_history: str = "") -> tuple[tuple[str, object], ...]:
+    """ffmpeg output options for a profile (codec, rate, channels, container); for a
+    Broadcast WAVE, the INFO title and the bext CodingHistory (see :mod:`.history`)."""
     common = {"ac": profile.channels, "ar": profile.sample_rate, "map_metadata": -1,
               "fflags": "+bitexact", "flags": "+bitexact"}
     if profile.format == "mp3":
@@ -183,6 +184,8 @@ def output_options(profile: DeviceProfile, title: str = "") -> tuple[tuple[str, 
         opts = {"acodec": codec_name, "format": "wav", "write_bext": 1, "rf64": "auto"}
         if title:
             opts["metadata"] = f"title={title}"
+        if coding_history:
+            opts["metadata:g"] = f"coding_history={coding_history}"
     else:
         opts = {"acodec": "aac", "b:a": f"{profile.bitrate_kbps}k", "format": "ipod",
                 "movflags": "+faststart"}

@@ -8,7 +8,7 @@ peak per 1 ms frame). For each rendition this module decides one gain per frame,
 * ``levelling`` (only where the profile asks for it, ``levelling = true``) rides the
   gain slowly, like a broadcast AGC: passages whose 3 s loudness is off the programme
   loudness are brought ``(1 - 1/level_ratio)`` of the way back, boosts limited to
-  ``level_max_boost_db`` and never given to pauses (20 LU under the programme);
+  ``level_max_boost_db`` and never given to pauses (30 LU under the programme);
 
 * ``compression`` (speech compression for loudspeakers, the gentle "clarity" treatment)
   reduces syllables louder than a threshold set relative to the source's own integrated
@@ -64,7 +64,7 @@ class Shape:
     limit_release_db_ms: float = 0.2
     level_ratio: float = 1.0
     level_window_ms: int = 3000
-    level_max_boost_db: float = 9.0
+    level_max_boost_db: float = 12.0
     level_rate_db_ms: float = 0.01
 
 
@@ -136,7 +136,7 @@ def compression_db(frames: Frames, shape: Shape, reference_lufs: float) -> np.nd
 def levelling_db(frames: Frames, shape: Shape, reference_lufs: float) -> np.ndarray:
     """Levelling gain per frame (dB): each frame's ``level_window_ms`` loudness (centred)
     is moved ``(1 - 1/level_ratio)`` of the way to ``reference_lufs``; boosts at most
-    ``level_max_boost_db``; frames 20 LU or more under the reference (pauses, room
+    ``level_max_boost_db``; frames 30 LU or more under the reference (pauses, room
     tone) keep the gain of the passage around them; the gain moves at most
     ``level_rate_db_ms`` per frame (about 10 dB/s: slow enough to be inaudible)."""
     if shape.level_ratio <= 1.0 or not math.isfinite(reference_lufs) or len(frames) == 0:
@@ -149,7 +149,7 @@ def levelling_db(frames: Frames, shape: Shape, reference_lufs: float) -> np.ndar
     level = meter.lufs((c[hi] - c[lo]) / samples)
     gain = -(level - reference_lufs) * (1 - 1 / shape.level_ratio)
     gain = np.minimum(gain, shape.level_max_boost_db)
-    quiet = ~(level > reference_lufs - 20.0)
+    quiet = ~(level > reference_lufs - 30.0)
     if quiet.all():
         return np.zeros(len(frames))
     if quiet.any():   # hold the last passage's gain through pauses (first: the next one's)

@@ -31,7 +31,8 @@ from ..fsutil import sha256_file
 from ..media import ffmpeg, meter
 from ..media.ffmpeg import Filter, Output
 from ..models import DeviceProfile, Rendition
-from . import chain, dynamics
+from . import chain, dynamics, history
+from ..config import CHAIN_VERSION as CHAIN
 
 MAX_ATTEMPTS = 2
 """Renders of one rendition at most: the planned one and one correction (the model of
@@ -66,6 +67,8 @@ class SourceJob:
     duration_s: float
     targets: tuple[Target, ...]
     label: str = ""
+    steps: tuple[str, ...] = ()
+    """What ``prepare`` does, for the CodingHistory of WAV renditions (e.g. ``mono mix``)."""
 
 
 @dataclass(frozen=True)
@@ -158,7 +161,24 @@ def onset_offsets(frames: meter.Frames, codec: chain.Codec, threshold_dbfs: floa
     return offsets
 
 
-def _output(w: _Work, job: SourceJob, rate: int) -> Output:
+def _history(w: _Work, job: SourceJob, rate: int, source: ffmpeg.Probe | None) -> str:
+    """The CodingHistory of a WAV rendition: the source, the chain, the output."""
+    p, plan = w.target.profile, w.plan
+    assert plan is not None
+    lines = []
+    if source is not None:
+        lines.append(history.source_line(source.codec, source.sample_rate, source.channels, f"source {job.key[:16]}"))
+    steps = list(job.steps) + ["DC high-pass 20 Hz"] + [f.name for f in chain.treatment(p)]
+    lines.append(history.processing_line(rate, ", ".join(steps)))
+    dyn = (f"gain {plan.gain_db:+.2f} dB" + (", levelling 2:1" if p.levelling else "")
+           + (f", true-peak limiter {plan.limited_db:.1f} dB" if plan.limited_db > 0 else "")
+           + f", {p.loudness_lufs:.1f} LUFS BS.1770-4, ceiling {p.true_peak_dbtp:.1f} dBTP")
+    lines.append(history.processing_line(rate, f"dangke chain {CHAIN}: {dyn}"))
+    lines.append(history.output_line(p, "soxr resampling" + (", TPDF dither" if p.sample_format == "s16" else "")))
+    return history.coding_history(lines)
+
+
+def _output(w: _Work, job: SourceJob, rate: int, source: ffmpeg.Probe | None = None) -> Output:
     p, plan = w.target.profile, w.plan
     assert plan is not None
     w.target.dest.parent.mkdir(parents=True, exist_ok=True)
@@ -167,10 +187,11 @@ def _output(w: _Work, job: SourceJob, rate: int) -> Output:
     trim = (int(edges[w.trim[0]]), int(edges[w.trim[1]]))
     trim = None if trim == (0, int(edges[-1])) else trim
     frames = w.frames
+    coding = _history(w, job, rate, source) if p.format == "wav" else ""
     if plan.curve_db is None:
-        return Output(w.tmp, chain.post_filters(p, trim, plan.gain_db), chain.output_options(p, w.target.title),
+        return Output(w.tmp, chain.post_filters(p, trim, plan.gain_db), chain.output_options(p, w.target.title, coding),
                       pre=_pre(job, p, rate))
-    return Output(w.tmp, chain.post_filters(p, trim, None), chain.output_options(p, w.target.title),
+    return Output(w.tmp, chain.post_filters(p, trim, None), chain.output_options(p, w.target.title, coding),
                   pre=_pre(job, p, rate), envelope=lambda: plan.envelope(frames), envelope_rate=rate)
 
 
@@ -250,7 +271,8 @@ def render_job(job: SourceJob, settings: Settings = Settings()) -> JobResult:
     if not job.targets:
         return JobResult(job.key, job.label)
     try:
-        rate = working_rate(ffmpeg.probe(job.path).sample_rate)
+        source = ffmpeg.probe(job.path)
+        rate = working_rate(source.sample_rate)
         measured = measure_source(job, rate)
     except ToolError as exc:
         return JobResult(job.key, job.label, errors=tuple((t.profile.name, str(exc)) for t in job.targets))
@@ -268,7 +290,7 @@ def render_job(job: SourceJob, settings: Settings = Settings()) -> JobResult:
     done: list[Rendition] = []
     errors: list[tuple[str, str]] = []
     while pending:
-        outputs = [_output(w, job, rate) for w in pending]
+        outputs = [_output(w, job, rate, source) for w in pending]
         try:
             ffmpeg.render(job.path, job.prepare, outputs, duration_hint=job.duration_s)
         except ToolError as exc:
