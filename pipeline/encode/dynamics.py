@@ -88,23 +88,27 @@ class Plan:
     def envelope(self, frames: Frames, chunk: int = 1 << 16) -> Iterator[np.ndarray]:
         """The linear gain per sample (float32 chunks), interpolated linearly between frame
         edges; the value at an edge is the smaller of the two frames' gains, so no sample
-        gets more gain than its frame allows."""
-        g = self.curve_db if self.curve_db is not None else np.full(len(frames), self.gain_db)
-        lin = 10 ** (g / 20)
-        at_edges = np.empty(lin.size + 1)
-        at_edges[0], at_edges[-1] = lin[0], lin[-1]
-        at_edges[1:-1] = np.minimum(lin[:-1], lin[1:])
+        gets more gain than its frame allows. Computed chunk by chunk (memory does not
+        grow with the length)."""
+        n = len(frames)
         edges = frames.edges
-        lengths = np.diff(edges)
-        start32 = at_edges[:-1].astype(np.float32)
-        slope32 = ((at_edges[1:] - at_edges[:-1]) / np.maximum(lengths, 1)).astype(np.float32)
         per_chunk = max(1, chunk // max(1, int(frames.rate * meter.FRAME_S)))
-        for f0 in range(0, lin.size, per_chunk):
-            f1 = min(lin.size, f0 + per_chunk)
-            n = lengths[f0:f1]
+        for f0 in range(0, n, per_chunk):
+            f1 = min(n, f0 + per_chunk)
+            lo, hi = max(0, f0 - 1), min(n, f1 + 1)
+            g = self.curve_db[lo:hi] if self.curve_db is not None else np.full(hi - lo, self.gain_db)
+            lin = 10 ** (np.asarray(g, dtype=np.float64) / 20)
+            at = np.empty(f1 - f0 + 1)
+            k0, k1 = f0 - lo, f1 - lo            # positions of frames f0 and f1 (exclusive) in lin
+            at[0] = lin[k0] if f0 == 0 else min(lin[k0 - 1], lin[k0])
+            at[-1] = lin[k1 - 1] if f1 == n else min(lin[k1 - 1], lin[k1])
+            at[1:-1] = np.minimum(lin[k0:k1 - 1], lin[k0 + 1:k1])
+            lengths = np.diff(edges[f0:f1 + 1])
+            start32 = at[:-1].astype(np.float32)
+            slope32 = ((at[1:] - at[:-1]) / np.maximum(lengths, 1)).astype(np.float32)
             pos = np.arange(int(edges[f1] - edges[f0]), dtype=np.float32)
-            pos -= np.repeat((edges[f0:f1] - edges[f0]).astype(np.float32), n)
-            yield np.repeat(start32[f0:f1], n) + np.repeat(slope32[f0:f1], n) * pos
+            pos -= np.repeat((edges[f0:f1] - edges[f0]).astype(np.float32), lengths)
+            yield np.repeat(start32, lengths) + np.repeat(slope32, lengths) * pos
 
 
 def _ramps(need: np.ndarray, attack: float, release: float) -> np.ndarray:
@@ -268,7 +272,7 @@ def plan(frames: Frames, target_lufs: float, ceiling_dbtp: float, max_gain_db: f
     full[end:] = curve[-1] if curve.size else g
     constant = bool(np.all(full == full[0])) if full.size else True
     predicted_peak = float((pcm_peak_db + curve).max()) if curve.size else float("-inf")
-    return Plan(gain_db=round(float(g), 3), curve_db=None if constant else full,
+    return Plan(gain_db=round(float(g), 3), curve_db=None if constant else full.astype(np.float32),
                 predicted_lufs=level, predicted_peak_dbtp=predicted_peak,
                 limited_db=depth, capped=capped)
 
