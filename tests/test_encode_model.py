@@ -213,3 +213,24 @@ def test_the_plan_predicts_the_rendered_pcm_of_a_deeply_limited_source(attack, r
     got = meter.measure_array(y, R)
     assert abs(got.integrated_lufs - plan.predicted_lufs) <= within
     assert got.true_peak_dbtp <= -3.0 + 0.05
+
+
+def test_a_lesson_job_and_its_result_pickle_for_a_process_pool(tmp_path):
+    """The per-lesson unit of parallel work, :func:`render_job`, takes and returns plain
+    values (taggers are dataclasses, not closures), so it can run in another process."""
+    import pickle
+
+    from pipeline.encode import lesson_tagger
+    from pipeline.models import Lesson
+
+    lesson = Lesson("dj-1", 1, "ab" * 32, "牢記初心使命", "party-spirit", "cdo", 2.0, speaker="林老師")
+    src = write_wav(tmp_path / "p.wav", _prompt(2.5, -6.0), R)
+    p = PROFILES["broadcast"]
+    job = SourceJob(key="ab" * 32, path=src, prepare=chain.prepare("mono"), duration_s=2.5, label="dj-1",
+                    targets=(Target(p, profile_hash(p), tmp_path / "out.wav", lesson_tagger(p, lesson), lesson.title),),
+                    steps=("channels mono",))
+    job2, settings = pickle.loads(pickle.dumps((job, Settings())))
+    result = pickle.loads(pickle.dumps(render_job(job2, settings)))
+    (r,) = result.renditions
+    info = subprocess.run(["mediainfo", r.path], capture_output=True, text=True, timeout=60).stdout
+    assert "牢記初心使命" in info and "林老師" in info

@@ -32,18 +32,15 @@ from ..media import bext, ffmpeg, tags
 from ..media import meter
 from ..media.ffmpeg import Filter, Output
 from ..models import DeviceProfile, Rendition
-from . import _bext, chain, history, rendition_path, run_jobs
+from . import Tagger, chain, history, rendition_path, run_jobs
 from .render import SourceJob, Target
 
 
 def _tagger(profile: DeviceProfile, title: str, reference: str):
     """Tags of a non-lesson rendition: bext loudness for WAV, ID3v2.3 title for MP3."""
-    if profile.tags == "bext":
-        return lambda path, m: _bext(path, m, f"dangke {reference}", reference, title)
-    if profile.tags == "id3v2.3":
-        return lambda path, _m: tags.write_id3v23(path, tags.TagSet(title=title, genre=reference), profile.id3v1)
-    if profile.tags == "mp4":
-        return lambda path, _m: tags.write_mp4(path, tags.TagSet(title=title, genre=reference))
+    if profile.tags in ("bext", "id3v2.3", "mp4"):
+        return Tagger(profile.tags, tags.TagSet(title=title, genre=reference), profile.id3v1,
+                      f"dangke {reference}", reference)
     return None
 
 
