@@ -34,6 +34,10 @@ CREATE TABLE IF NOT EXISTS renditions (
   path TEXT NOT NULL, sha256 TEXT NOT NULL, bytes INTEGER NOT NULL, duration_s REAL NOT NULL,
   extension TEXT NOT NULL, integrated_lufs REAL, true_peak_dbtp REAL, gain_db REAL,
   notes TEXT, created_at TEXT NOT NULL, PRIMARY KEY (source_sha256, profile, profile_hash));
+CREATE TABLE IF NOT EXISTS rendition_dynamics (
+  source_sha256 TEXT NOT NULL, profile TEXT NOT NULL, profile_hash TEXT NOT NULL,
+  source_lra_lu REAL, lra_lu REAL, levelling INTEGER NOT NULL DEFAULT 0,
+  renders INTEGER NOT NULL DEFAULT 1, PRIMARY KEY (source_sha256, profile, profile_hash));
 CREATE TABLE IF NOT EXISTS rejections (
   id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, reason TEXT NOT NULL,
   at TEXT NOT NULL, sha256 TEXT);
@@ -197,6 +201,18 @@ class Catalog:
             (r.source_sha256, r.profile, r.profile_hash, r.path, r.sha256, r.bytes, r.duration_s,
              r.extension, r.integrated_lufs, r.true_peak_dbtp, r.gain_db,
              json.dumps(list(r.notes), ensure_ascii=False), now_iso()))
+        self.db.execute(
+            "INSERT OR REPLACE INTO rendition_dynamics (source_sha256, profile, profile_hash, source_lra_lu,"
+            " lra_lu, levelling, renders) VALUES (?,?,?,?,?,?,?)",
+            (r.source_sha256, r.profile, r.profile_hash, r.source_lra_lu, r.lra_lu, int(r.levelling), r.renders))
+
+    def rendition_dynamics(self, profile: str, profile_hash: str) -> list[sqlite3.Row]:
+        """Loudness range before and after (LU), levelling and renders of every rendition
+        of ``profile`` as configured (rows: source_sha256, source_lra_lu, lra_lu,
+        levelling, renders)."""
+        return self.db.execute(
+            "SELECT source_sha256, source_lra_lu, lra_lu, levelling, renders FROM rendition_dynamics"
+            " WHERE profile=? AND profile_hash=? ORDER BY source_sha256", (profile, profile_hash)).fetchall()
 
     def renditions(self) -> list[Rendition]:
         return [_rendition(r) for r in self.db.execute(

@@ -318,7 +318,7 @@ class Config:
         return dt.datetime.now(self.tz).date()
 
 
-CHAIN_VERSION = "3"
+CHAIN_VERSION = "4"
 """Version of the encode chain; part of every rendition's cache key."""
 
 

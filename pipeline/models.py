@@ -112,7 +112,9 @@ class DeviceProfile:
 
     ``format`` is the container: ``mp3``, ``wav`` (Broadcast WAVE) or ``m4a``.
     ``loudness_lufs`` is the integrated-loudness target (ITU-R BS.1770-4) and
-    ``true_peak_dbtp`` the ceiling, both measured on the decoded file.
+    ``true_peak_dbtp`` the ceiling, both measured on the decoded file. ``levelling``
+    rides the gain of loud and quiet passages toward the programme loudness (see
+    :func:`pipeline.encode.chain.shape`); without it the lesson's loudness range is kept.
     """
 
     name: str
@@ -130,6 +132,7 @@ class DeviceProfile:
     speech_compression: bool = False
     clarity: bool = False
     tempo: float = 1.0
+    levelling: bool = False
 
     @property
     def mime_type(self) -> str:
@@ -138,7 +141,13 @@ class DeviceProfile:
 
 @dataclass(frozen=True)
 class Rendition:
-    """One encoded file of one source for one profile, as cached in the library."""
+    """One encoded file of one source for one profile, as cached in the library.
+
+    ``lra_lu`` is the loudness range (EBU Tech 3342) of the decoded rendition and
+    ``source_lra_lu`` that of the source as the chain received it (after the profile's
+    treatment, trimmed), so a profile's effect on the dynamics is visible; ``renders``
+    counts the ffmpeg renders it took (1, or 2 after a correction); ``levelling`` is
+    the profile's setting it was made with."""
 
     source_sha256: str
     profile: str
@@ -152,6 +161,10 @@ class Rendition:
     true_peak_dbtp: float
     gain_db: float
     notes: tuple[str, ...] = ()
+    lra_lu: float | None = None
+    source_lra_lu: float | None = None
+    renders: int = 1
+    levelling: bool = False
     curve: object = field(default=None, compare=False, repr=False)
     """The loudness curve measured when it was verified (a ``pipeline.media.meter.Curve``),
     on the way to the catalog; None when read back from the catalog."""

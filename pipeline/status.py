@@ -13,6 +13,23 @@ from .ingest.files import display_name, open_for_writing
 from .publish import store_for
 
 
+def dynamics_lines(rows: list, levelling: bool) -> list[str]:
+    """One line on a profile's loudness range, before (as the chain received the source)
+    and after (decoded rendition), median and the largest change, in LU, plus the
+    renders beyond the first."""
+    pairs = [(r["source_lra_lu"], r["lra_lu"]) for r in rows
+             if r["source_lra_lu"] is not None and r["lra_lu"] is not None]
+    if not pairs:
+        return []
+    before = sorted(a for a, _ in pairs)
+    after = sorted(b for _, b in pairs)
+    widest = max(pairs, key=lambda ab: ab[0] - ab[1])
+    again = sum(1 for r in rows if (r["renders"] or 1) > 1)
+    return [f"  loudness range (LU) before -> after: median {before[len(before) // 2]:.1f} -> "
+            f"{after[len(after) // 2]:.1f}, most reduced {widest[0]:.1f} -> {widest[1]:.1f}; "
+            f"levelling {'on' if levelling else 'off'}; {again} corrective render(s)"]
+
+
 def _inbox_lines(cfg: Config, catalog: Catalog) -> list[str]:
     """Each inbox file: ready for `dangke ingest`, or waiting and why, in the words
     ingest uses (:mod:`pipeline.ingest.inbox`), incomplete files with their rejection time."""
@@ -76,6 +93,7 @@ def status_lines(cfg: Config, catalog: Catalog) -> list[str]:
         ph = profile_hash(p)
         have = sum(1 for l in lessons if catalog.rendition(l.source_sha256, name, ph))
         lines.append(f"renditions {name}: {have} of {len(lessons)} lesson(s)")
+        lines += dynamics_lines(catalog.rendition_dynamics(name, ph), p.levelling)
     lines += _disk_lines(cfg, catalog)
     rejected = catalog.rejections(20)
     lines.append(f"rejected: {len(rejected)} recent, newest first (reasons in <name>.reason.txt)  [{cfg.rejected}]")

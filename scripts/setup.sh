@@ -34,6 +34,10 @@ command -v liquidsoap >/dev/null 2>&1 || need="$need liquidsoap"
 command -v cvlc >/dev/null 2>&1 || need="$need vlc-bin"
 dpkg -s vlc-plugin-base >/dev/null 2>&1 || need="$need vlc-plugin-base"
 command -v mpv >/dev/null 2>&1 || need="$need mpv"
+# Broadcast WAVE readers the encode tests check bext and titles with (issue 11)
+command -v mediainfo >/dev/null 2>&1 || need="$need mediainfo"
+command -v exiftool >/dev/null 2>&1 || need="$need libimage-exiftool-perl"
+command -v sndfile-info >/dev/null 2>&1 || need="$need sndfile-programs"
 if [ -n "$need" ]; then
   echo "installing system packages:$need"
   export DEBIAN_FRONTEND=noninteractive

@@ -376,3 +376,32 @@ def test_broadcast_feeds_keep_only_recent_and_coming_airings(station):
         assert entries(1, after + dt.timedelta(days=30)) == set()
     finally:
         catalog.close()
+
+
+def test_every_broadcast_wav_carries_complete_bext_and_a_title_tools_show_in_chinese(station):
+    """Issue 11 item 3 (EBU Tech 3285 v2): lessons, jingles, fillers and whole-slot
+    files alike: every loudness field set (none 0x7FFF), origination date and time, a
+    CodingHistory line per step; the title read in Chinese by MediaInfo and ExifTool
+    (from the ``id3 `` chunk: both read RIFF INFO text as Latin-1); sndfile-info reads it."""
+    from pipeline.media import bext
+
+    wavs = sorted((station["store"] / "audio" / "broadcast").glob("*.wav"))
+    assert len(wavs) >= 4
+    titled = 0
+    for wav in wavs:
+        b = bext.read_loudness(wav)
+        assert b["version"] == 2, wav.name
+        for field in ("integrated_lufs", "lra_lu", "true_peak_dbtp", "max_momentary_lufs", "max_short_term_lufs"):
+            assert b[field] is not None, (wav.name, field)
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d", b["origination_date"]) and re.fullmatch(r"\d\d:\d\d:\d\d",
+                                                                                          b["origination_time"])
+        assert b["coding_history"] and all(line.startswith("A=") for line in b["coding_history"])
+        assert subprocess.run(["sndfile-info", str(wav)], capture_output=True, timeout=60).returncode == 0
+        info = subprocess.run(["mediainfo", str(wav)], capture_output=True, text=True, timeout=60).stdout
+        exif = subprocess.run(["exiftool", str(wav)], capture_output=True, text=True, timeout=60).stdout
+        if "牢記初心使命" in info:
+            titled += 1
+            assert re.search(r"Title\s*: 牢記初心使命", exif)
+            assert len(b["coding_history"]) >= 3          # source, chain, output
+            assert b["coding_history"][0].startswith("A=PCM,F=16000,W=16,M=mono")
+    assert titled == 1

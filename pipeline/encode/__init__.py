@@ -58,8 +58,29 @@ def cover_for(cfg: Config, series: str) -> Path | None:
     return None
 
 
+@dataclass(frozen=True)
+class Tagger:
+    """Writes a finished rendition's tags (a plain value, so a job pickles for a process
+    pool or a cluster): ``kind`` is the profile's ``tags`` (``id3v2.3``, ``mp4`` or
+    ``bext``); called with the file's path and its measured loudness."""
+
+    kind: str
+    tag_set: tags.TagSet = tags.TagSet(title="")
+    id3v1: bool = False
+    description: str = ""
+    reference: str = ""
+
+    def __call__(self, path: Path, m: Loudness) -> None:
+        if self.kind == "id3v2.3":
+            tags.write_id3v23(path, self.tag_set, self.id3v1)
+        elif self.kind == "mp4":
+            tags.write_mp4(path, self.tag_set)
+        elif self.kind == "bext":
+            _bext(path, m, self.description, self.reference, self.tag_set.title, self.tag_set.artist)
+
+
 def lesson_tagger(profile: DeviceProfile, lesson: Lesson,
-                  cover: Path | None = None) -> Callable[[Path, Loudness], None] | None:
+                  cover: Path | None = None) -> "Tagger | None":
     """The tag writer for a lesson's rendition in ``profile`` (None: no tags)."""
     tag_set = tags.TagSet(title=lesson.title, artist=lesson.speaker, album=lesson.series,
                           genre=CATEGORY_NAMES_ZH.get(lesson.category, lesson.category),
@@ -68,20 +89,20 @@ def lesson_tagger(profile: DeviceProfile, lesson: Lesson,
                           track=str(lesson.episode) if lesson.episode else "",
                           cover=cover.read_bytes() if cover is not None else b"",
                           cover_mime="image/png" if cover is not None and cover.suffix == ".png" else "image/jpeg")
-    if profile.tags == "id3v2.3":
-        return lambda path, _m: tags.write_id3v23(path, tag_set, profile.id3v1)
-    if profile.tags == "bext":
-        desc = f"dangke {lesson.lesson_id} {lesson.category} {lesson.dialect}"
-        return lambda path, m: _bext(path, m, desc, lesson.lesson_id)
-    if profile.tags == "mp4":
-        return lambda path, _m: tags.write_mp4(path, tag_set)
+    if profile.tags in ("id3v2.3", "mp4", "bext"):
+        return Tagger(profile.tags, tag_set, profile.id3v1,
+                      f"dangke {lesson.lesson_id} {lesson.category} {lesson.dialect}", lesson.lesson_id)
     return None
 
 
-def _bext(path: Path, m: Loudness, description: str, reference: str) -> None:
+def _bext(path: Path, m: Loudness, description: str, reference: str, title: str = "", artist: str = "") -> None:
+    """Broadcast WAVE metadata of a finished WAV: every bext loudness field of the
+    decoded measurement ``m``, the origination time, and the title in an ``id3 `` chunk
+    (what MediaInfo and ExifTool show in Chinese)."""
     bext.write_loudness(path, m.integrated_lufs, m.lra_lu, m.true_peak_dbtp,
                         max_momentary_lufs=m.max_momentary_lufs, max_short_term_lufs=m.max_short_term_lufs,
                         description=description, reference=reference)
+    tags.write_wav_title(path, title, artist)
 
 
 def settings(cfg: Config) -> Settings:
@@ -111,11 +132,12 @@ def lesson_jobs(cfg: Config, catalog: Catalog, lessons: Iterable[Lesson],
                                   tag=lesson_tagger(p, lesson, cover_for(cfg, lesson.series)),
                                   title=lesson.title))
         if targets:
+            mode = _channel_mode(findings)
             jobs.append(SourceJob(key=lesson.source_sha256,
                                   path=repair.library_copy(cfg.library, lesson.source_sha256, cfg.library / src["path"]),
-                                  prepare=chain.prepare(_channel_mode(findings)),
+                                  prepare=chain.prepare(mode),
                                   duration_s=lesson.duration_s, targets=tuple(targets),
-                                  label=lesson.lesson_id))
+                                  label=lesson.lesson_id, steps=(f"channels {mode}",)))
     return jobs, cached
 
 
@@ -206,9 +228,10 @@ def filler_rendition(cfg: Config, catalog: Catalog, bed: Path, profile_name: str
     bed_len = ffmpeg.measure(bed).duration_s
     rate = ffmpeg.probe(bed).sample_rate
     desc = f"dangke filler {ms / 1000:.3f} s"
-    tag = (lambda path, m: _bext(path, m, desc, "filler")) if profile.tags == "bext" else None
+    tag = Tagger("bext", tags.TagSet(title="filler"), description=desc, reference="filler") if profile.tags == "bext" else None
     job = SourceJob(key=key, path=bed, prepare=bed_filters(ms / 1000, bed_len, rate),
                     duration_s=ms / 1000, label=f"filler {ms / 1000:.3f} s",
+                    steps=(f"filler bed looped to {ms / 1000:.3f} s; fades",),
                     targets=(Target(profile, ph, rendition_path(cfg, key, profile, ph), tag, "filler"),))
     made, errors, _ = run_jobs(cfg, catalog, [job])
     if errors or not made:

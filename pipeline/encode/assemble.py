@@ -9,9 +9,9 @@
   controllers that can only start one file at a time. The parts are used as they are:
   no part is re-measured or re-normalized (each already meets the profile's target), so
   their levels relative to each other stay. A PCM file is an exact copy of the samples,
-  its loudness figures computed from the parts' BS.1770-4 measurements; a lossy file is
-  re-encoded, so it is measured once as decoded and, when the codec moved its level,
-  corrected by one uniform gain. Cached by its recipe (the parts' sha256 and lengths).
+  measured once as written for its bext loudness fields (every one, EBU Tech 3285 v2)
+  and CodingHistory; a lossy file is re-encoded, so it is measured once as decoded and,
+  when the codec moved its level, corrected by one uniform gain. Cached by its recipe (the parts' sha256 and lengths).
 """
 
 from __future__ import annotations
@@ -32,20 +32,15 @@ from ..media import bext, ffmpeg, tags
 from ..media import meter
 from ..media.ffmpeg import Filter, Output
 from ..models import DeviceProfile, Rendition
-from . import chain, rendition_path, run_jobs
+from . import Tagger, chain, history, rendition_path, run_jobs
 from .render import SourceJob, Target
 
 
 def _tagger(profile: DeviceProfile, title: str, reference: str):
     """Tags of a non-lesson rendition: bext loudness for WAV, ID3v2.3 title for MP3."""
-    if profile.tags == "bext":
-        return lambda path, m: bext.write_loudness(
-            path, m.integrated_lufs, m.lra_lu, m.true_peak_dbtp,
-            description=f"dangke {reference}", reference=reference)
-    if profile.tags == "id3v2.3":
-        return lambda path, _m: tags.write_id3v23(path, tags.TagSet(title=title, genre=reference), profile.id3v1)
-    if profile.tags == "mp4":
-        return lambda path, _m: tags.write_mp4(path, tags.TagSet(title=title, genre=reference))
+    if profile.tags in ("bext", "id3v2.3", "mp4"):
+        return Tagger(profile.tags, tags.TagSet(title=title, genre=reference), profile.id3v1,
+                      f"dangke {reference}", reference)
     return None
 
 
@@ -72,6 +67,7 @@ def asset_rendition(cfg: Config, catalog: Catalog, asset: Path, profile_name: st
     layout = "mono" if profile.channels == 1 else "stereo"
     prepare = (Filter.of("aformat", channel_layouts=layout),) + chain.prepare("mono", profile.channels)
     job = SourceJob(key=key, path=asset, prepare=prepare, duration_s=length or 60.0, label=f"jingle {asset.name}",
+                    steps=("jingle",),
                     targets=(Target(profile, ph, rendition_path(cfg, key, profile, ph),
                                     _tagger(profile, title, "jingle"), title),))
     made, errors, _ = run_jobs(cfg, catalog, [job])
@@ -152,14 +148,20 @@ def slot_rendition(cfg: Config, catalog: Catalog, profile_name: str, parts: Sequ
     tmp = dest.with_name(f".{uuid.uuid4().hex}.tmp.{profile.extension}")
     loud, peak = parts_loudness(parts)
     gain = 0.0
+    coding = history.coding_history(
+        [history.output_line(profile, f"dangke slot {reference[:40]}: {len(parts)} renditions joined end to end,"
+                                      " each padded or cut to its scheduled length; no level change")])
+    got = None
     try:
         for attempt in range(1, LOSSY_ATTEMPTS + 1):
             level = (Filter.of("volume", f"{gain:.2f}dB"),) if gain else ()
             ffmpeg.concat(inputs, rate, profile.channels, int(round(length_ms * rate / 1000)),
-                          Output(tmp, level, chain.output_options(profile, title)), duration_hint=length_ms / 1000)
+                          Output(tmp, level, chain.output_options(profile, title, coding if profile.format == "wav" else "")),
+                          duration_hint=length_ms / 1000)
+            got = ffmpeg.measure(tmp, duration_hint=length_ms / 1000, channels=profile.channels)
             if profile.format == "wav":
+                loud, peak = got.integrated_lufs, got.true_peak_dbtp
                 break
-            got = ffmpeg.measure(tmp, duration_hint=length_ms / 1000)
             loud, peak = got.integrated_lufs, got.true_peak_dbtp
             step = _lossy_correction(profile, got)
             if step is None or attempt == LOSSY_ATTEMPTS:
@@ -167,7 +169,8 @@ def slot_rendition(cfg: Config, catalog: Catalog, profile_name: str, parts: Sequ
             gain += step
         tagger = _tagger(profile, title, reference)
         if tagger is not None:
-            tagger(tmp, meter.Loudness(loud, float("nan"), peak, float("nan"), float("nan"), length_ms / 1000))
+            tagger(tmp, got if got is not None else
+                   meter.Loudness(loud, float("nan"), peak, float("nan"), float("nan"), length_ms / 1000))
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         sha = sha256_file(tmp)

@@ -3,7 +3,12 @@
 The source is measured once (:mod:`pipeline.media.meter`: K-weighted energy and true
 peak per 1 ms frame). For each rendition this module decides one gain per frame, in dB:
 
-    gain(f) = static gain + compression(f) - limiting(f)
+    gain(f) = static gain + levelling(f) + compression(f) - limiting(f)
+
+* ``levelling`` (only where the profile asks for it, ``levelling = true``) rides the
+  gain slowly, like a broadcast AGC: passages whose 3 s loudness is off the programme
+  loudness are brought ``(1 - 1/level_ratio)`` of the way back, boosts limited to
+  ``level_max_boost_db`` and never given to pauses (30 LU under the programme);
 
 * ``compression`` (speech compression for loudspeakers, the gentle "clarity" treatment)
   reduces syllables louder than a threshold set relative to the source's own integrated
@@ -14,6 +19,13 @@ peak per 1 ms frame). For each rendition this module decides one gain per frame,
 * the static gain is solved (secant method) so that the integrated loudness of the
   result, recomputed with the same BS.1770-4 gating, is the target; it never exceeds
   the configured maximum gain (then ``capped`` is set).
+
+A lossy encoder is modelled by its quantisation noise (``noise_factor`` k): the
+decoded peak of a frame is at most its planned peak plus k times the RMS of the planned
+signal over the encoder's frame (the noise a perceptual coder adds follows the local
+signal level, not the peak). With the gain locally constant both scale together, so the
+limiter works on ``peak + k * local RMS`` of the source: a per-frame, level-independent
+allowance, largest where the signal is dense (what limiting makes it).
 
 Because the curve is applied by ffmpeg exactly as planned (``amultiply`` with the curve
 interpolated linearly between frame edges), the loudness and peak of the rendered PCM
@@ -37,7 +49,10 @@ class Shape:
     """How a rendition's dynamics are treated.
 
     ``compress_ratio`` 1 means no compression; ``compress_threshold_lu`` is relative to
-    the source's integrated loudness; rates are in dB per millisecond.
+    the source's integrated loudness; rates are in dB per millisecond. ``level_ratio``
+    1 means no levelling (the lesson's loudness range is kept); 2 halves the deviation
+    of each 3 s passage from the programme loudness (boosts at most
+    ``level_max_boost_db``, gain moving at most ``level_rate_db_ms``).
     """
 
     compress_ratio: float = 1.0
@@ -47,6 +62,10 @@ class Shape:
     compress_release_db_ms: float = 0.05
     limit_attack_db_ms: float = 1.5
     limit_release_db_ms: float = 0.2
+    level_ratio: float = 1.0
+    level_window_ms: int = 3000
+    level_max_boost_db: float = 12.0
+    level_rate_db_ms: float = 0.01
 
 
 @dataclass(frozen=True)
@@ -69,23 +88,27 @@ class Plan:
     def envelope(self, frames: Frames, chunk: int = 1 << 16) -> Iterator[np.ndarray]:
         """The linear gain per sample (float32 chunks), interpolated linearly between frame
         edges; the value at an edge is the smaller of the two frames' gains, so no sample
-        gets more gain than its frame allows."""
-        g = self.curve_db if self.curve_db is not None else np.full(len(frames), self.gain_db)
-        lin = 10 ** (g / 20)
-        at_edges = np.empty(lin.size + 1)
-        at_edges[0], at_edges[-1] = lin[0], lin[-1]
-        at_edges[1:-1] = np.minimum(lin[:-1], lin[1:])
+        gets more gain than its frame allows. Computed chunk by chunk (memory does not
+        grow with the length)."""
+        n = len(frames)
         edges = frames.edges
-        lengths = np.diff(edges)
-        start32 = at_edges[:-1].astype(np.float32)
-        slope32 = ((at_edges[1:] - at_edges[:-1]) / np.maximum(lengths, 1)).astype(np.float32)
         per_chunk = max(1, chunk // max(1, int(frames.rate * meter.FRAME_S)))
-        for f0 in range(0, lin.size, per_chunk):
-            f1 = min(lin.size, f0 + per_chunk)
-            n = lengths[f0:f1]
+        for f0 in range(0, n, per_chunk):
+            f1 = min(n, f0 + per_chunk)
+            lo, hi = max(0, f0 - 1), min(n, f1 + 1)
+            g = self.curve_db[lo:hi] if self.curve_db is not None else np.full(hi - lo, self.gain_db)
+            lin = 10 ** (np.asarray(g, dtype=np.float64) / 20)
+            at = np.empty(f1 - f0 + 1)
+            k0, k1 = f0 - lo, f1 - lo            # positions of frames f0 and f1 (exclusive) in lin
+            at[0] = lin[k0] if f0 == 0 else min(lin[k0 - 1], lin[k0])
+            at[-1] = lin[k1 - 1] if f1 == n else min(lin[k1 - 1], lin[k1])
+            at[1:-1] = np.minimum(lin[k0:k1 - 1], lin[k0 + 1:k1])
+            lengths = np.diff(edges[f0:f1 + 1])
+            start32 = at[:-1].astype(np.float32)
+            slope32 = ((at[1:] - at[:-1]) / np.maximum(lengths, 1)).astype(np.float32)
             pos = np.arange(int(edges[f1] - edges[f0]), dtype=np.float32)
-            pos -= np.repeat((edges[f0:f1] - edges[f0]).astype(np.float32), n)
-            yield np.repeat(start32[f0:f1], n) + np.repeat(slope32[f0:f1], n) * pos
+            pos -= np.repeat((edges[f0:f1] - edges[f0]).astype(np.float32), lengths)
+            yield np.repeat(start32, lengths) + np.repeat(slope32, lengths) * pos
 
 
 def _ramps(need: np.ndarray, attack: float, release: float) -> np.ndarray:
@@ -114,6 +137,73 @@ def compression_db(frames: Frames, shape: Shape, reference_lufs: float) -> np.nd
     return -_ramps(reduction, shape.compress_attack_db_ms, shape.compress_release_db_ms)
 
 
+def levelling_db(frames: Frames, shape: Shape, reference_lufs: float) -> np.ndarray:
+    """Levelling gain per frame (dB): each frame's ``level_window_ms`` loudness (centred)
+    is moved ``(1 - 1/level_ratio)`` of the way to ``reference_lufs``; boosts at most
+    ``level_max_boost_db``; frames 30 LU or more under the reference (pauses, room
+    tone) keep the gain of the passage around them; the gain moves at most
+    ``level_rate_db_ms`` per frame (about 10 dB/s: slow enough to be inaudible)."""
+    if shape.level_ratio <= 1.0 or not math.isfinite(reference_lufs) or len(frames) == 0:
+        return np.zeros(len(frames))
+    w = max(1, shape.level_window_ms)
+    c = np.concatenate([[0.0], np.cumsum(frames.energy)])
+    idx = np.arange(len(frames))
+    lo, hi = np.maximum(idx - w // 2, 0), np.minimum(idx + w - w // 2, len(frames))
+    samples = np.maximum(frames.edges[hi] - frames.edges[lo], 1)
+    level = meter.lufs((c[hi] - c[lo]) / samples)
+    gain = -(level - reference_lufs) * (1 - 1 / shape.level_ratio)
+    gain = np.minimum(gain, shape.level_max_boost_db)
+    quiet = ~(level > reference_lufs - 30.0)
+    if quiet.all():
+        return np.zeros(len(frames))
+    if quiet.any():   # hold the last passage's gain through pauses (first: the next one's)
+        keep = np.where(quiet, 0, idx)
+        np.maximum.accumulate(keep, out=keep)
+        first = int(np.flatnonzero(~quiet)[0])
+        keep[:first] = first
+        gain = gain[keep]
+    rate = shape.level_rate_db_ms
+    up = gain.copy()
+    # slew-limit both ways: a curve that follows gain but moves at most `rate` per frame
+    out = _slew(up, rate)
+    return out
+
+
+def _slew(x: np.ndarray, rate: float) -> np.ndarray:
+    """The curve nearest to ``x`` from below whose slope is at most ``rate`` per frame
+    (a cut arrives early, a boost late: the curve never exceeds ``x``)."""
+    idx = np.arange(x.size, dtype=np.float64)
+    after = np.minimum.accumulate(x - rate * idx) + rate * idx
+    before = (np.minimum.accumulate((x + rate * idx)[::-1]) - rate * idx[::-1])[::-1]
+    return np.minimum(after, before)
+
+
+def local_rms(energy_db_frames: np.ndarray, window: int) -> np.ndarray:
+    """Root mean square (linear) over ``window`` frames centred on each frame, from per
+    frame mean squares (linear)."""
+    c = np.concatenate([[0.0], np.cumsum(energy_db_frames)])
+    idx = np.arange(energy_db_frames.size)
+    lo = np.maximum(idx - window // 2, 0)
+    hi = np.minimum(idx + window - window // 2, energy_db_frames.size)
+    return np.sqrt((c[hi] - c[lo]) / np.maximum(hi - lo, 1))
+
+
+def applied_power(curve_db: np.ndarray) -> np.ndarray:
+    """The mean power gain each frame really gets from :meth:`Plan.envelope` (linear
+    interpolation between edge values, each edge the smaller of its two frames' gains):
+    ``(a^2 + ab + b^2) / 3`` for a frame ramping from ``a`` to ``b``. With a fast
+    limiter the edges sit well under the frame's own gain; planning with the frame gain
+    itself would over-estimate the loudness of the rendered PCM."""
+    lin = 10 ** (np.asarray(curve_db, dtype=np.float64) / 20)
+    if lin.size < 2:
+        return lin * lin
+    edges = np.empty(lin.size + 1)
+    edges[0], edges[-1] = lin[0], lin[-1]
+    edges[1:-1] = np.minimum(lin[:-1], lin[1:])
+    a, b = edges[:-1], edges[1:]
+    return (a * a + a * b + b * b) / 3
+
+
 def _curve(peak_db: np.ndarray, comp: np.ndarray, gain: float, ceiling: float | np.ndarray,
            shape: Shape) -> tuple[np.ndarray, float]:
     need = peak_db + gain + comp - ceiling
@@ -125,14 +215,18 @@ def _curve(peak_db: np.ndarray, comp: np.ndarray, gain: float, ceiling: float | 
 
 def plan(frames: Frames, target_lufs: float, ceiling_dbtp: float, max_gain_db: float,
          shape: Shape = Shape(), start: int = 0, end: int | None = None,
-         ceiling_offset_db: np.ndarray | None = None) -> Plan:
+         ceiling_offset_db: np.ndarray | None = None, noise_factor: float = 0.0,
+         noise_window_ms: int = 24) -> Plan:
     """Decide the gain curve that brings frames ``start:end`` to ``target_lufs`` with every
     frame's true peak at or below ``ceiling_dbtp`` (minus ``ceiling_offset_db[frame]``
     when given: one value per frame, >= 0, a lower ceiling where an encoder is known to
-    overshoot more).
+    overshoot more), less the encoder noise allowance ``noise_factor`` x the RMS of the
+    planned signal over ``noise_window_ms`` (see the module text; 0: none). The
+    predicted peak is that of the rendered PCM (without the allowance).
 
     Frames outside ``start:end`` (trimmed silence) get the edge frames' gains. A silent
-    source (no block above the -70 LUFS gate) gets 0 dB.
+    source (no block above the -70 LUFS gate) gets 0 dB. ``capped`` is set when the
+    target is not reached at ``max_gain_db`` (the only shortfall a plan may have).
     """
     end = len(frames) if end is None else end
     sub = Frames(frames.rate, int(frames.edges[end] - frames.edges[start]),
@@ -143,20 +237,25 @@ def plan(frames: Frames, target_lufs: float, ceiling_dbtp: float, max_gain_db: f
         return Plan(0.0, None, source, meter.db(float(sub.peak.max(initial=0.0))), 0.0, False)
     with np.errstate(divide="ignore"):
         peak_db = 20 * np.log10(np.maximum(sub.peak, 1e-12))
-    comp = compression_db(sub, shape, source)
+    pcm_peak_db = peak_db
+    comp = levelling_db(sub, shape, source) + compression_db(sub, shape, source)
     ceiling = ceiling_dbtp if ceiling_offset_db is None else ceiling_dbtp - ceiling_offset_db[start:end]
+    if noise_factor > 0:
+        # the encoder's noise follows the local level: a frame's decoded peak is at most
+        # G * (peak + k * rms) where G is the (locally constant) gain at that frame
+        rms = local_rms(sub.energy / np.maximum(np.diff(sub.edges), 1), noise_window_ms)
+        with np.errstate(divide="ignore"):
+            peak_db = 20 * np.log10(np.maximum(sub.peak + noise_factor * rms, 1e-12))
 
     def loud(g: float) -> tuple[float, np.ndarray, float]:
         curve, depth = _curve(peak_db, comp, g, ceiling, shape)
-        return meter.integrated(sub, sub.energy * 10 ** (curve / 10)), curve, depth
+        return meter.integrated(sub, sub.energy * applied_power(curve)), curve, depth
 
     g0 = target_lufs - source
-    g, (level, curve, depth) = g0, loud(g0)
-    g = min(g, max_gain_db)
-    if g != g0:
-        level, curve, depth = loud(g)
+    g = min(g0, max_gain_db)
+    level, curve, depth = loud(g)
     prev = None
-    for _ in range(12):
+    for _ in range(16):
         err = target_lufs - level
         if abs(err) < 0.01 or (err > 0 and g >= max_gain_db):
             break
@@ -166,14 +265,14 @@ def plan(frames: Frames, target_lufs: float, ceiling_dbtp: float, max_gain_db: f
         prev = (g, level)
         g = min(max_gain_db, g + max(-20.0, min(20.0, err / slope)))
         level, curve, depth = loud(g)
-    capped = target_lufs - source > max_gain_db and level < target_lufs - 0.01
+    capped = g >= max_gain_db - 1e-9 and level < target_lufs - 0.01
     full = np.empty(len(frames))
     full[start:end] = curve
     full[:start] = curve[0] if curve.size else g
     full[end:] = curve[-1] if curve.size else g
     constant = bool(np.all(full == full[0])) if full.size else True
-    predicted_peak = float((peak_db + curve).max()) if curve.size else float("-inf")
-    return Plan(gain_db=round(float(g), 3), curve_db=None if constant else full,
+    predicted_peak = float((pcm_peak_db + curve).max()) if curve.size else float("-inf")
+    return Plan(gain_db=round(float(g), 3), curve_db=None if constant else full.astype(np.float32),
                 predicted_lufs=level, predicted_peak_dbtp=predicted_peak,
                 limited_db=depth, capped=capped)
 

@@ -2,13 +2,15 @@
 
 ffmpeg's ``-write_bext 1`` writes bext version 1 with the loudness fields zeroed
 (standards.md §2.2); :func:`write_loudness` sets version 2 and fills them in place.
-Field offsets inside the chunk data: Version +346 (uint16), LoudnessValue +412,
+Field offsets inside the chunk data: OriginationDate +320 (10 ASCII, yyyy-mm-dd),
+OriginationTime +330 (8 ASCII, hh:mm:ss), Version +346 (uint16), LoudnessValue +412,
 LoudnessRange +414, MaxTruePeakLevel +416, MaxMomentaryLoudness +418,
 MaxShortTermLoudness +420 (int16, hundredths of LUFS / LU / dBTP).
 """
 
 from __future__ import annotations
 
+import datetime
 import struct
 from pathlib import Path
 
@@ -44,9 +46,13 @@ def _ascii(text: str, size: int) -> bytes:
 def write_loudness(path: Path, integrated_lufs: float, lra_lu: float, true_peak_dbtp: float,
                    max_momentary_lufs: float | None = None,
                    max_short_term_lufs: float | None = None, description: str = "",
-                   originator: str = "dangke", reference: str = "") -> bool:
+                   originator: str = "dangke", reference: str = "",
+                   origination: "datetime.datetime | None" = None) -> bool:
     """Patch the bext chunk of ``path`` to version 2 with these loudness values and the
-    ASCII text fields Description (256), Originator (32), OriginatorReference (32).
+    ASCII text fields Description (256), Originator (32), OriginatorReference (32), and
+    OriginationDate / OriginationTime (``origination``, the file's local creation time;
+    default now). CodingHistory is written by ffmpeg (``coding_history`` metadata),
+    since it sizes the chunk.
 
     Returns False (and changes nothing) when the file has no bext chunk before its data.
     """
@@ -57,7 +63,9 @@ def write_loudness(path: Path, integrated_lufs: float, lra_lu: float, true_peak_
             return False
         off = found[0]
         f.seek(off)
-        f.write(_ascii(description, 256) + _ascii(originator, 32) + _ascii(reference, 32))
+        when = origination or datetime.datetime.now().astimezone()
+        f.write(_ascii(description, 256) + _ascii(originator, 32) + _ascii(reference, 32)
+                + when.strftime("%Y-%m-%d").encode("ascii") + when.strftime("%H:%M:%S").encode("ascii"))
         f.seek(off + 346)
         f.write(struct.pack("<H", 2))
         f.seek(off + 412)
@@ -77,4 +85,8 @@ def read_loudness(path: Path) -> dict[str, float] | None:
     version = struct.unpack("<H", head[off + 346:off + 348])[0]
     values = struct.unpack("<5h", head[off + 412:off + 422])
     names = ("integrated_lufs", "lra_lu", "true_peak_dbtp", "max_momentary_lufs", "max_short_term_lufs")
-    return {"version": version, **{n: (None if v == UNSET else v / 100) for n, v in zip(names, values)}}
+    history = head[off + 602:off + found[1]].split(b"\0")[0].decode("ascii", "replace")
+    return {"version": version, **{n: (None if v == UNSET else v / 100) for n, v in zip(names, values)},
+            "origination_date": head[off + 320:off + 330].decode("ascii", "replace").strip("\0"),
+            "origination_time": head[off + 330:off + 338].decode("ascii", "replace").strip("\0"),
+            "coding_history": [line for line in history.split("\r\n") if line]}

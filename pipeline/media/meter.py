@@ -184,7 +184,6 @@ class Meter:
         self._energy_buf = np.zeros((0,), dtype=np.float32)
         self._energy: list[np.ndarray] = []
         self._peak: list[np.ndarray] = []
-        self._sample_peak: list[np.ndarray] = []
         self._max_peak = 10 ** (floor_dbtp / 20) if floor_dbtp is not None else 0.0
         self._last_peak = 0.0
         self._exact_within = 0.0 if exact_within_db is None else 10 ** (-exact_within_db / 20)
@@ -238,7 +237,6 @@ class Meter:
         peak = self._true_peaks(sample_peak, rel, start)
         self._energy.append(energy)
         self._peak.append(peak)
-        self._sample_peak.append(sample_peak)
         keep = max(0, n - _CONTEXT)
         self._hist = self._sig[keep:n].copy()
         self._sig = self._sig[n:]

@@ -415,3 +415,29 @@ def write_mp4(path: Path, tags: TagSet) -> None:
         kind = MP4Cover.FORMAT_PNG if tags.cover_mime == "image/png" else MP4Cover.FORMAT_JPEG
         f.tags["covr"] = [MP4Cover(tags.cover, imageformat=kind)]
     f.save()
+
+
+def write_wav_title(path: Path, title: str, artist: str = "") -> bool:
+    """Add an ``id3 `` chunk (ID3v2.3, UTF-16 text) with the title (and artist) to a
+    WAV file, after its audio. MediaInfo and ExifTool decode RIFF ``INFO`` text as
+    Latin-1 (a UTF-8 ``INAM`` shows as mojibake in both) but read this chunk's UTF-16
+    frames, and prefer them to ``INFO``; players and ffmpeg ignore it or read it too.
+
+    Returns False (and changes nothing) for an empty title or a file mutagen cannot
+    open as RIFF/WAVE (an RF64 file over 4 GiB).
+    """
+    from mutagen.wave import WAVE
+
+    if not title:
+        return False
+    try:
+        wav = WAVE(str(path))
+    except mutagen.MutagenError:
+        return False
+    if wav.tags is None:
+        wav.add_tags()
+    wav.tags.add(id3.TIT2(encoding=id3.Encoding.UTF16, text=title))
+    if artist:
+        wav.tags.add(id3.TPE1(encoding=id3.Encoding.UTF16, text=artist))
+    wav.save(v2_version=3)
+    return True
