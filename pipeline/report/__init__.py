@@ -85,7 +85,7 @@ def build_report(cfg: Config, catalog: Catalog, workers: int | None = None) -> R
         "station": cfg.station.name, "inbox": gather.inbox(cfg, catalog),
         "lessons": gather.lessons(cfg, catalog, keys), "quarters": quarters,
         "weeks": gather.broadcast_weeks(cfg),
-        "generations": publishing.generations(cfg, catalog, store_for(cfg).describe(), keys, staged),
+        "generations": publishing.generations(cfg, catalog, store_for(cfg).describe()),
         "target": cfg.publish.target, "listens": listens_source(cfg, catalog),
     }
     drawn, pictures = site.pictures(catalog, data["lessons"], workers or os.cpu_count() or 1)

@@ -72,20 +72,16 @@ def staged_keys(cfg: Config) -> list[str]:
     return sorted(out)
 
 
-def _predicted(cfg: Config, catalog: Catalog, audio_keys: set[str], staged: list[str]) -> dict[str, tuple[str, int]] | None:
-    """``{key: (sha256, bytes)}`` of the audio and documents the next publish sends, as
-    publish counts them (documents of the kept quarters, hashed; audio from the catalog);
+def _predicted(cfg: Config, catalog: Catalog) -> dict[str, tuple[str, int]] | None:
+    """``{key: (sha256, bytes)}`` of the audio and documents the next publish sends, worked
+    out by publish's own functions (:func:`pipeline.publish.objects.collect_build`, derived
+    broadcast documents included, and :func:`~pipeline.publish.objects.referenced_keys`);
     None when it could not publish (referenced audio missing)."""
-    from ..fsutil import sha256_file
-    from ..publish.objects import kept_quarters, quarter_of
-    keep = kept_quarters(staged, cfg.publish.keep_quarters)
-    out = {}
-    for key in staged:
-        if quarter_of(key) in keep or quarter_of(key) is None:
-            path = cfg.build / key
-            out[key] = (sha256_file(path), path.stat().st_size)
+    from ..publish.objects import collect_build, referenced_keys
+    build = [o for o in collect_build(cfg) if _area(o.key) in CONTENT]
+    out = {o.key: (o.sha256, o.size) for o in build}
     local = {r.key: r for r in catalog.renditions()}
-    for key in audio_keys:
+    for key in referenced_keys(cfg, catalog, build):
         r = local.get(key)
         if r is None:
             return None
@@ -93,7 +89,7 @@ def _predicted(cfg: Config, catalog: Catalog, audio_keys: set[str], staged: list
     return out
 
 
-def generations(cfg: Config, catalog: Catalog, store: str, audio_keys: set[str], staged: list[str]) -> dict:
+def generations(cfg: Config, catalog: Catalog, store: str) -> dict:
     """``{"current": {...}, "older": [...]}``: the generation this report belongs to
     (``changes`` in :data:`CONTENT`, None when the next publish could not go ahead; no
     number: the store may hold a higher one than the catalog knows)
@@ -119,7 +115,7 @@ def generations(cfg: Config, catalog: Catalog, store: str, audio_keys: set[str],
         listed.append({"number": n, "published_at": row["published_at"], "objects": row["objects"],
                        "bytes": row["bytes"], "changes": summary["all"] if summary else None,
                        "content": summary["content"] if summary else None, "files": files})
-    predicted = _predicted(cfg, catalog, audio_keys, staged)
+    predicted = _predicted(cfg, catalog)
     last = listed[-1] if listed else None
     if last is not None and last["files"] is not None and predicted == _only(last["files"], CONTENT):
         current = {"changes": last["content"]}
