@@ -25,7 +25,6 @@ import argparse
 import contextlib
 import datetime as dt
 import io
-import os
 import shutil
 import sqlite3
 import subprocess

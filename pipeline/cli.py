@@ -437,6 +437,16 @@ def report(obj: Context) -> None:
     do_report(obj)
 
 
+def _open_source(obj: Context, source: str | None):
+    """The store a card load or a playout sync reads: the configured store (None),
+    ``public`` (the station's base_url) or a URL (see :func:`pipeline.card.open_source`)."""
+    from .card import open_source
+    if source is None:
+        from .publish import store_for
+        return open_source("", store=store_for(obj.cfg))
+    return open_source(obj.cfg.station.base_url if source == "public" else source)
+
+
 @cli.command()
 @click.argument("device_id")
 @click.option("--quarter", metavar="YYYYQn", required=True, help="Quarter to load.")
@@ -456,19 +466,13 @@ def card(obj: Context, device_id: str, quarter: str, to: Path, source: str | Non
          reassign: bool, readback: Path | None) -> None:
     """Load a device's quarterly playlist onto its card, in play order (its play logs
     are read back and stored first)."""
-    from .card import cache_dir, load_card, open_source, quarter_text, read_published
+    from .card import cache_dir, load_card, quarter_text, read_published
     from .cardfs import open_card
     try:
         q = quarter_text(quarter)
     except ValueError as exc:
         raise UsageError(str(exc), fix="use e.g. --quarter 2027Q1") from exc
-    if source is None:
-        from .publish import store_for
-        src = open_source("", store=store_for(obj.cfg))
-    elif source == "public":
-        src = open_source(obj.cfg.station.base_url)
-    else:
-        src = open_source(source)
+    src = _open_source(obj, source)
     target = open_card(to)
     verbs = {"remove": "removed", "keep": "kept   ", "copy": "copied "}
 
@@ -644,18 +648,11 @@ def playout(obj: Context, channel: str, source: str | None, cache: Path | None, 
             every: float, reload_s: float, once: bool, allow_root: bool) -> None:
     """Write CHANNEL's liquidsoap script and keep its local schedule and audio in sync."""
     import time as _time
-    from .card import open_source
     from .fsutil import write_atomic
     from .playout import cache_root, sync
     from .playout_script import parse_output, station_script
     out = parse_output(output)
-    if source is None:
-        from .publish import store_for
-        src = open_source("", store=store_for(obj.cfg))
-    elif source == "public":
-        src = open_source(obj.cfg.station.base_url)
-    else:
-        src = open_source(source)
+    src = _open_source(obj, source)
     root = (cache or cache_root()).absolute()
     folder = root / channel
     script = folder / "playout.liq"

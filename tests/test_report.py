@@ -5,9 +5,7 @@ from the loudness curves kept at ingest and encode, and reused."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import sqlite3
 import tempfile
 from collections import deque
 from pathlib import Path

@@ -28,7 +28,7 @@ from ..catalog import Catalog
 from ..config import Config, profile_hash
 from ..errors import DangkeError, ToolError
 from ..fsutil import sha256_file
-from ..media import bext, ffmpeg, tags
+from ..media import ffmpeg, tags
 from ..media import meter
 from ..media.ffmpeg import Filter, Output
 from ..models import DeviceProfile, Rendition

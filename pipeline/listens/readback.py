@@ -30,6 +30,7 @@ from pathlib import Path
 
 from pipeline import __version__
 from pipeline.cardfs import Card, CardError, ImageCard, MountedCard
+from pipeline.fsutil import fsync_dir
 
 DEPLOYMENT = "deployment.json"
 #: play logs and counters looked for, in this order (Rockbox writes the first two at the
@@ -83,14 +84,6 @@ def _sha(data: bytes) -> str:
 
 def _safe(card_path: str) -> str:
     return card_path.replace("/", "__")
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(str(path), os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _store(folder: Path, name: str, data: bytes) -> None:
@@ -200,7 +193,7 @@ def read_back(card: Card, device_id: str, root: Path, *, now: dt.datetime | None
               "listing": [{"card_path": n, "bytes": s, "access_date": a} for n, s, a in listing],
               "tool": f"dangke {__version__}"}
     _store(folder, RECORD, (json.dumps(record, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
-    _fsync_dir(folder)
+    fsync_dir(folder)
     if not verify(folder):
         raise CardError(f"the read-back in {folder} does not verify", fix="nothing was written to the card; run again")
     return _from_record(folder, record, new=True)
