@@ -405,3 +405,39 @@ def test_every_broadcast_wav_carries_complete_bext_and_a_title_tools_show_in_chi
             assert len(b["coding_history"]) >= 3          # source, chain, output
             assert b["coding_history"][0].startswith("A=PCM,F=16000,W=16,M=mono")
     assert titled == 1
+
+
+def test_bext_origination_comes_from_the_inputs_so_renders_are_byte_identical(station):
+    """A lesson's WAV carries its recording date, else the time the station received the
+    original (ingest time, in the station's time zone), never the time of the render: a
+    cluster run and a local run make the same bytes (the cluster test of issue 16 caught
+    render times in OriginationDate/Time). Whole-slot files carry their newest part's."""
+    import datetime as dt
+    import json
+
+    from pipeline.catalog import Catalog
+    from pipeline.config import load_config
+    from pipeline.media import bext
+
+    cfg = load_config(station["cfg"])
+    with Catalog(cfg.library / "catalog.sqlite") as cat:
+        lessons = {l.lesson_id: l for l in cat.lessons()}
+        broadcast = [r for r in cat.renditions() if r.profile == "broadcast" and r.source_sha256 in
+                     {l.source_sha256 for l in lessons.values()}]
+    assert broadcast
+    stamps = {}
+    for r in broadcast:
+        lesson = next(l for l in lessons.values() if l.source_sha256 == r.source_sha256)
+        b = bext.read_loudness(cfg.library / r.path)
+        want = (dt.datetime.combine(lesson.recorded_on, dt.time()) if lesson.recorded_on else
+                dt.datetime.fromisoformat(lesson.ingested_at).astimezone(cfg.tz))
+        assert (b["origination_date"], b["origination_time"]) == (f"{want:%Y-%m-%d}", f"{want:%H:%M:%S}"), r.key
+        stamps[r.key] = f"{want:%Y-%m-%dT%H:%M:%S}"
+    days = sorted((station["store"] / "broadcast" / "county-fm").glob("????-??-??.json"))
+    doc = json.loads(days[0].read_text(encoding="utf-8"))
+    for slot in doc["slots"]:
+        if slot.get("key"):
+            b = bext.read_loudness(station["store"] / slot["key"])
+            parts = [stamps[i["key"]] for i in slot["items"] if i.get("key") in stamps]
+            if parts:
+                assert f"{b['origination_date']}T{b['origination_time']}" >= max(parts)

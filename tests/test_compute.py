@@ -25,14 +25,18 @@ from pipeline.compute.exchange import Blob, ExchangeError, ExchangeSpec, blob_of
 from pipeline.ingest import ingest_pass
 from tests.conftest import drop, make_station, run_cli, s3_client
 
-#: short test lessons (2-6 s); three profiles cover ID3 (MP3), MP4 tags (M4A) and BWF bext (WAV)
+#: short test lessons (2-6 s); three profiles cover ID3 (MP3), MP4 tags (M4A) and BWF bext (WAV).
+#: Each has its recording date: the two stations compared are ingested at different times,
+#: and a WAV's bext origination is the recording date, else the ingest time (never the
+#: render time; see pipeline.encode.lesson_origination).
 LESSONS = [
     ("zh-cmn_aishell_01.wav", "a.wav", {"lesson_id": "L-a", "title": "理論學習問答", "category": "理論教育",
-                                        "dialect": "普通話"}),
+                                        "dialect": "普通話", "recorded_on": "2026-11-02"}),
     ("zh-cmn_funasr_02_asr-example.mp3", "b.mp3", {"lesson_id": "L-b", "title": "牢記初心使命",
-                                                   "category": "黨性教育", "dialect": "普通話"}),
+                                                   "category": "黨性教育", "dialect": "普通話",
+                                                   "recorded_on": "2026-11-03"}),
     ("nan_ithuan_01.wav", "c.wav", {"lesson_id": "L-c", "title": "閩南話課", "category": "黨性教育",
-                                    "dialect": "閩南語"}),
+                                    "dialect": "閩南語", "recorded_on": "2026-11-04"}),
 ]
 PROFILES = ("player", "web", "broadcast")
 BAD = b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(range(256)) * 8

@@ -199,7 +199,7 @@ def test_nothing_personal_and_no_credential_is_published_or_logged(st, capsys):
     personal = {row.split(",")[7] for row in fleet} | {row.split(",")[8] for row in fleet}
     secrets = {TEST_ACCESS_KEY, TEST_SECRET_KEY}
     for key in st.index()["files"]:
-        if not key.startswith(("audio/", "images/")):
+        if not key.startswith(("audio/", "images/")) and not key.endswith(".png"):  # report pictures
             text = st.get(key).content.decode("utf-8")
             assert not any(p in text for p in personal | secrets), key
     assert not any(s in out.out + out.err for s in secrets)

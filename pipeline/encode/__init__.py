@@ -9,6 +9,7 @@ in parallel (``[encode] jobs``, default one per core, or as tasks on a Dask clus
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +70,9 @@ class Tagger:
     id3v1: bool = False
     description: str = ""
     reference: str = ""
+    #: bext OriginationDate/Time, ISO 8601 local time ("" = now); a value of the inputs
+    #: (see :func:`origination_of`), so a render is byte-identical wherever it runs
+    origination: str = ""
 
     def __call__(self, path: Path, m: Loudness) -> None:
         if self.kind == "id3v2.3":
@@ -76,12 +80,38 @@ class Tagger:
         elif self.kind == "mp4":
             tags.write_mp4(path, self.tag_set)
         elif self.kind == "bext":
-            _bext(path, m, self.description, self.reference, self.tag_set.title, self.tag_set.artist)
+            _bext(path, m, self.description, self.reference, self.tag_set.title, self.tag_set.artist,
+                  dt.datetime.fromisoformat(self.origination) if self.origination else None)
+
+
+def origination_of(when: "str | float", tz: dt.tzinfo) -> str:
+    """A bext origination time (ISO 8601, seconds, local in ``tz``) from an ISO timestamp
+    (a lesson's ``ingested_at``: when the station received the original) or a POSIX time
+    (a station asset's modification time); "" when unknown."""
+    try:
+        t = (dt.datetime.fromtimestamp(when, dt.timezone.utc) if isinstance(when, (int, float))
+             else dt.datetime.fromisoformat(when))
+    except (TypeError, ValueError, OverflowError):
+        return ""
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.timezone.utc)
+    return t.astimezone(tz).replace(microsecond=0).isoformat()
+
+
+def lesson_origination(lesson: Lesson, tz: dt.tzinfo) -> str:
+    """A lesson rendition's bext origination: the day it was recorded (``recorded_on``
+    from the sidecar or tags, at 00:00:00) when known, else when the station received the
+    original (``ingested_at``). Never the render time, so a lesson renders to the same
+    bytes on any machine, at any time, from the same catalog."""
+    if lesson.recorded_on is not None:
+        return dt.datetime.combine(lesson.recorded_on, dt.time(0, 0, 0)).isoformat()
+    return origination_of(lesson.ingested_at, tz)
 
 
 def lesson_tagger(profile: DeviceProfile, lesson: Lesson,
-                  cover: Path | None = None) -> "Tagger | None":
-    """The tag writer for a lesson's rendition in ``profile`` (None: no tags)."""
+                  cover: Path | None = None, origination: str = "") -> "Tagger | None":
+    """The tag writer for a lesson's rendition in ``profile`` (None: no tags);
+    ``origination``: see :attr:`Tagger.origination`."""
     tag_set = tags.TagSet(title=lesson.title, artist=lesson.speaker, album=lesson.series,
                           genre=CATEGORY_NAMES_ZH.get(lesson.category, lesson.category),
                           language=lesson.dialect, comment=lesson.description,
@@ -91,17 +121,19 @@ def lesson_tagger(profile: DeviceProfile, lesson: Lesson,
                           cover_mime="image/png" if cover is not None and cover.suffix == ".png" else "image/jpeg")
     if profile.tags in ("id3v2.3", "mp4", "bext"):
         return Tagger(profile.tags, tag_set, profile.id3v1,
-                      f"dangke {lesson.lesson_id} {lesson.category} {lesson.dialect}", lesson.lesson_id)
+                      f"dangke {lesson.lesson_id} {lesson.category} {lesson.dialect}", lesson.lesson_id,
+                      origination)
     return None
 
 
-def _bext(path: Path, m: Loudness, description: str, reference: str, title: str = "", artist: str = "") -> None:
+def _bext(path: Path, m: Loudness, description: str, reference: str, title: str = "", artist: str = "",
+          origination: "dt.datetime | None" = None) -> None:
     """Broadcast WAVE metadata of a finished WAV: every bext loudness field of the
-    decoded measurement ``m``, the origination time, and the title in an ``id3 `` chunk
-    (what MediaInfo and ExifTool show in Chinese)."""
+    decoded measurement ``m``, the origination time (None: now), and the title in an
+    ``id3 `` chunk (what MediaInfo and ExifTool show in Chinese)."""
     bext.write_loudness(path, m.integrated_lufs, m.lra_lu, m.true_peak_dbtp,
                         max_momentary_lufs=m.max_momentary_lufs, max_short_term_lufs=m.max_short_term_lufs,
-                        description=description, reference=reference)
+                        description=description, reference=reference, origination=origination)
     tags.write_wav_title(path, title, artist)
 
 
@@ -129,7 +161,8 @@ def lesson_jobs(cfg: Config, catalog: Catalog, lessons: Iterable[Lesson],
                 continue
             targets.append(Target(profile=p, profile_hash=ph,
                                   dest=rendition_path(cfg, lesson.source_sha256, p, ph),
-                                  tag=lesson_tagger(p, lesson, cover_for(cfg, lesson.series)),
+                                  tag=lesson_tagger(p, lesson, cover_for(cfg, lesson.series),
+                                                     lesson_origination(lesson, cfg.tz)),
                                   title=lesson.title))
         if targets:
             mode = _channel_mode(findings)
@@ -228,7 +261,8 @@ def filler_rendition(cfg: Config, catalog: Catalog, bed: Path, profile_name: str
     bed_len = ffmpeg.measure(bed).duration_s
     rate = ffmpeg.probe(bed).sample_rate
     desc = f"dangke filler {ms / 1000:.3f} s"
-    tag = Tagger("bext", tags.TagSet(title="filler"), description=desc, reference="filler") if profile.tags == "bext" else None
+    tag = (Tagger("bext", tags.TagSet(title="filler"), description=desc, reference="filler",
+                  origination=origination_of(bed.stat().st_mtime, cfg.tz)) if profile.tags == "bext" else None)
     job = SourceJob(key=key, path=bed, prepare=bed_filters(ms / 1000, bed_len, rate),
                     duration_s=ms / 1000, label=f"filler {ms / 1000:.3f} s",
                     steps=(f"filler bed looped to {ms / 1000:.3f} s; fades",),

@@ -28,20 +28,31 @@ from ..catalog import Catalog
 from ..config import Config, profile_hash
 from ..errors import DangkeError, ToolError
 from ..fsutil import sha256_file
-from ..media import ffmpeg, tags
+from ..media import bext, ffmpeg, tags
 from ..media import meter
 from ..media.ffmpeg import Filter, Output
 from ..models import DeviceProfile, Rendition
-from . import Tagger, chain, history, rendition_path, run_jobs
+from . import Tagger, chain, history, origination_of, rendition_path, run_jobs
 from .render import SourceJob, Target
 
 
-def _tagger(profile: DeviceProfile, title: str, reference: str):
-    """Tags of a non-lesson rendition: bext loudness for WAV, ID3v2.3 title for MP3."""
+def _tagger(profile: DeviceProfile, title: str, reference: str, origination: str = ""):
+    """Tags of a non-lesson rendition: bext loudness for WAV, ID3v2.3 title for MP3;
+    ``origination``: see :attr:`pipeline.encode.Tagger.origination`."""
     if profile.tags in ("bext", "id3v2.3", "mp4"):
         return Tagger(profile.tags, tags.TagSet(title=title, genre=reference), profile.id3v1,
-                      f"dangke {reference}", reference)
+                      f"dangke {reference}", reference, origination)
     return None
+
+
+def _newest_origination(paths: Sequence[Path]) -> str:
+    """The latest bext origination among the WAV ``paths`` (a slot's parts), "" if none."""
+    found = []
+    for path in paths:
+        info = bext.read_loudness(path) if path.suffix.lower() == ".wav" else None
+        if info and info["origination_date"] and info["origination_time"]:
+            found.append(f"{info['origination_date']}T{info['origination_time']}")
+    return max(found, default="")
 
 
 def asset_rendition(cfg: Config, catalog: Catalog, asset: Path, profile_name: str, title: str) -> Rendition:
@@ -69,7 +80,8 @@ def asset_rendition(cfg: Config, catalog: Catalog, asset: Path, profile_name: st
     job = SourceJob(key=key, path=asset, prepare=prepare, duration_s=length or 60.0, label=f"jingle {asset.name}",
                     steps=("jingle",),
                     targets=(Target(profile, ph, rendition_path(cfg, key, profile, ph),
-                                    _tagger(profile, title, "jingle"), title),))
+                                    _tagger(profile, title, "jingle",
+                                            origination_of(asset.stat().st_mtime, cfg.tz)), title),))
     made, errors, _ = run_jobs(cfg, catalog, [job])
     if errors or not made:
         raise DangkeError(f"jingle could not be rendered for {profile.name}: "
@@ -167,7 +179,7 @@ def slot_rendition(cfg: Config, catalog: Catalog, profile_name: str, parts: Sequ
             if step is None or attempt == LOSSY_ATTEMPTS:
                 break
             gain += step
-        tagger = _tagger(profile, title, reference)
+        tagger = _tagger(profile, title, reference, _newest_origination([p for p, _ in inputs]))
         if tagger is not None:
             tagger(tmp, got if got is not None else
                    meter.Loudness(loud, float("nan"), peak, float("nan"), float("nan"), length_ms / 1000))
