@@ -147,8 +147,8 @@ def _schedules(cfg, player: dict[str, list[tuple]], days: int, rng: random.Rando
                                          "title": p[1], "category": c, "key": p[2], "sha256": p[3]}]})
             d = cfg.build / "broadcast" / channel
             d.mkdir(parents=True, exist_ok=True)
-            (d / f"{day}.json").write_text(json.dumps({"channel": channel, "date": str(day), "slots": slots},
-                                                      ensure_ascii=False), encoding="utf-8")
+            doc = {"channel": channel, "date": str(day), "timezone": cfg.station.timezone, "slots": slots}
+            (d / f"{day}.json").write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
 
 
 def _size(root: Path) -> int:
