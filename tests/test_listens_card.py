@@ -236,6 +236,18 @@ def test_status_shows_plays_per_lesson_and_township_and_unplayed_cards(tmp_path,
     assert "  鳳城鎮: 2 read back, 2 reporting, 1 unplayed" in out
     assert "鳳城鎮 id-牢記初心使命: 1/2 device(s) (50%), completion 0%" in out
     assert "id-黨史第一講: played on 1 of 2 reporting device(s) (50%), 2 play(s), completion 100%" in out
+    # the HTML report (issue 14) shows the same figures on its front page, and per lesson
+    from pipeline.catalog import Catalog
+    from pipeline.config import load_config
+    from pipeline.report import listens_source
+    with Catalog(tmp_path / "st" / "library" / "catalog.sqlite") as cat:
+        listens = listens_source(load_config(cfg), cat)
+    assert listens["lessons"]["id-黨史第一講"]["播放的裝置 devices that played it"] == "1 / 2 (50%)"
+    assert listens["lessons"]["id-黨史第一講"]["聽完比例 completion"] == "100%"
+    assert run_cli("--config", cfg, "report") == 0
+    front = (tmp_path / "st" / "build" / "reports" / "index.html").read_text(encoding="utf-8")
+    assert "收聽情況" in front and "2，有播放記錄 with a play log or counter: 2" in front
+    assert "1: LJ-00002" in front and "未播放 unplayed 1" in front
 
 
 def test_a_crews_read_backs_are_recorded_at_the_station_once(loaded, tmp_path, capsys):

@@ -5,8 +5,12 @@ from __future__ import annotations
 from .summary import ListeningSummary, listening_summary
 
 
-def _pct(x: float | None) -> str:
+def percent(x: float | None) -> str:
+    """A share (0..1) as a whole percentage, ``n/a`` when unknown."""
     return "n/a" if x is None else f"{100 * x:.0f}%"
+
+
+_pct = percent
 
 
 def _names(ids: tuple[str, ...], limit: int = 8) -> str:

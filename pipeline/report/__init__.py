@@ -45,10 +45,41 @@ class ReportResult:
 
 
 def listens_source(cfg: Config, catalog: Catalog) -> dict | None:
-    """Play statistics for the report, when the station keeps them (issue 15 fills this:
-    ``{"lessons": {lesson_id: {...}}, "townships": {...}, "feeds": {...}}``); None hides
-    the listening sections."""
-    return None
+    """Play statistics for the report (issue 15), from the cards read back and the
+    downloads counted (:func:`pipeline.listens.summary.listening_summary`):
+    ``{"summary": {label: text}, "lessons": {lesson_id: {label: text}}}`` with bilingual
+    labels; None (the listening sections hidden) when there is nothing to show."""
+    from ..listens.statuslines import percent
+    from ..listens.summary import listening_summary
+    try:
+        towns = {d.device_id: d.township for d in load_fleet(cfg.registry, set(cfg.profiles))}
+    except ConfigError:  # the planner reports registry problems; plays are still shown
+        towns = {}
+    s = listening_summary(catalog, towns)
+    if s is None:
+        return None
+    summary: dict[str, str] = {
+        "季度 quarter": s.quarter or "—",
+        "讀回的卡 cards read back": f"{s.read}，有播放記錄 with a play log or counter: {s.reporting}",
+        "未播放的卡 cards that came back unplayed": (f"{len(s.unplayed)}: {', '.join(s.unplayed)}"
+                                                   if s.unplayed else "0"),
+    }
+    for t in s.townships:
+        summary[f"{t.township}"] = (f"讀回 read back {t.read}，有記錄 reporting {t.reporting}，"
+                                    f"未播放 unplayed {len(t.unplayed)}")
+    for f in s.feeds:
+        summary[f"下載 downloads {f.feed or '(no feed)'}"] = (f"{f.downloads} ({f.first_day} – {f.last_day}, "
+                                                              "IAB v2.1)")
+    lessons: dict[str, dict[str, str]] = {}
+    for r in s.lessons:
+        lessons[r.lesson_id] = {
+            "播放的裝置 devices that played it": f"{r.played} / {r.reporting} ({percent(r.share_played)})",
+            "播放次數 plays": str(r.plays),
+            "聽完比例 completion": percent(r.completion),
+        }
+    for lesson_id, n in s.downloads_by_lesson:
+        lessons.setdefault(lesson_id, {})["下載 downloads"] = str(n)
+    return {"summary": summary, "lessons": lessons}
 
 
 def published_keys(cfg: Config, catalog: Catalog, quarters: list[dict]) -> set[str]:
