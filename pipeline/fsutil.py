@@ -25,17 +25,24 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, data: bytes) -> bool:
+def write_atomic(path: Path, data: bytes, sync: bool = True) -> bool:
     """Write ``data`` to ``path`` atomically (temp file, fsync, rename) unless the file
-    already holds exactly these bytes. Returns True when the file was (re)written."""
-    if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
-        return False
+    already holds exactly these bytes. Returns True when the file was (re)written.
+    ``sync=False`` skips the fsyncs, for callers that write many files and sync once
+    (the plan's staging tree) or can simply write them again (the report's site)."""
+    try:
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return False
+    except OSError:
+        pass
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as f:
         f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+        if sync:
+            f.flush()
+            os.fsync(f.fileno())
     os.replace(tmp, path)
-    fsync_dir(path.parent)
+    if sync:
+        fsync_dir(path.parent)
     return True

@@ -30,6 +30,7 @@ from playlists.rules import matches_topic
 from . import layout, planfiles
 from .catalog import Catalog
 from .config import Config, profile_hash
+from .fsutil import write_atomic
 from .fleet import load_fleet, load_orders
 from .models import Device, PlanProblem, Quarter, Track
 
@@ -144,24 +145,9 @@ def previous_files(cfg: Config, catalog: Catalog, quarter: Quarter, devices: lis
     return out
 
 
-def _write(path: Path, data: bytes) -> bool:
-    """Write ``data`` unless the file holds it already (temp file, rename); no fsync:
-    :func:`run_plan` syncs once at the end."""
-    try:
-        if path.stat().st_size == len(data) and path.read_bytes() == data:
-            return False
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-    return True
-
-
 def _write_all(files: list[tuple[Path, bytes]]) -> int:
     with ThreadPoolExecutor(8) as pool:
-        written = sum(pool.map(lambda f: _write(*f), files))
+        written = sum(pool.map(lambda f: write_atomic(*f, sync=False), files))  # one os.sync() below
     if written:
         os.sync()
     return written

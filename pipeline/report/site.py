@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from importlib import resources
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import jinja2
 
 from .. import curves
 from ..config import Config
+from ..fsutil import write_atomic
 from . import gather, plots
 
 
@@ -65,16 +65,8 @@ class Site:
     def _put(self, rel: str, data: bytes) -> None:
         path = self.out / rel
         self.written.add(path)
-        try:
-            if path.stat().st_size == len(data) and path.read_bytes() == data:
-                return
-        except OSError:
-            pass
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-        self.changed += 1
+        if write_atomic(path, data, sync=False):
+            self.changed += 1
 
     def page(self, rel: str, template: str, **context) -> None:
         """Render ``template`` to ``reports/<rel>``."""
