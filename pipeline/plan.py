@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from playlists.quarter import GroupWishes, QuarterRules, check_playlist, plan_quarter
+from playlists.demand import GroupWishes, QuarterRules
+from playlists.quarter import check_playlist, plan_quarter
 from playlists.report import CardFile, DeviceDiff, TownshipSummary, device_diffs, fleet_summary, lesson_ids
 from playlists.rules import matches_topic
 

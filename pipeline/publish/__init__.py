@@ -33,7 +33,8 @@ from ..errors import StoreError
 from .privacy import check_objects
 from .feedset import feed_objects
 from .objects import collect_build, index_object, referenced_audio
-from .store import Put, Stat, Store, open_store
+from .store import Put, Stat, Store
+from .targets import open_store
 from .upload import LedgerWriter, Progress, ProgressFn, Tally, upload_all
 from .verify import VerifyReport, reconcile
 
