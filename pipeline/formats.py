@@ -147,7 +147,8 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
     # the input's within 0.01 dB at 64 and 96 kb/s (32 kb/s: 0.01-0.45 dB lower, its band
     # limit; the correction render takes it); noise peaks in the frames within 6 dB of
     # the ceiling up to 0.78 / 0.67 / 0.57 x the RMS over one 20 ms frame at 32 / 64 /
-    # 96 kb/s, times 1.25 (the same fit gives LAME's 0.5 at 64 kb/s). No onset overshoot.
+    # 96 kb/s, times 1.25, rounded up (benchmarks/codec_fit.py; it gives 0.56 for LAME at
+    # 64 kb/s, fitted 0.5 on more inputs). No onset overshoot.
     Format(name="opus", extension="opus", mime_type="audio/ogg", content_type="audio/ogg",
            container="ogg", tag_style="vorbis", encoder="libopus", sample_rates=(48000,),
            level_db=0.0, headroom_db=0.3, noise_factors=((32, 1.0), (64, 0.85), (96, 0.7)), window_ms=20),
