@@ -35,7 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pipeline import curves  # noqa: E402
 from pipeline.catalog import Catalog  # noqa: E402
 from pipeline.cli import main  # noqa: E402
-from pipeline.config import load_config, profile_hash  # noqa: E402
+from pipeline.config import load_config  # noqa: E402
+from pipeline.encode.lifecycle import profile_hash  # noqa: E402
 from pipeline.media.meter import Curve, curve_from_blocks  # noqa: E402
 from pipeline.models import Lesson, Rendition  # noqa: E402
 from pipeline.report import build_report  # noqa: E402

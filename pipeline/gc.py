@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Iterator
 
 from .catalog import Catalog, now_iso
-from .config import Config, profile_hash
+from .config import Config
+from .encode.lifecycle import profile_hash
 from .errors import DangkeError
 from .fsutil import sha256_file
 from .ingest.journal import crash_point

@@ -30,7 +30,8 @@ from playlists.rules import matches_topic
 
 from . import layout, planfiles
 from .catalog import Catalog
-from .config import Config, profile_hash
+from .config import Config
+from .encode import lifecycle
 from .fsutil import write_atomic
 from .fleet import load_fleet, load_orders
 from .models import Device, PlanProblem, Quarter, Track
@@ -61,10 +62,9 @@ class PlanReport:
 def tracks(cfg: Config, catalog: Catalog, profile: str) -> list[Track]:
     """Current lessons that have a rendition in ``profile`` as configured now, with the
     ``[[plan.topics]]`` they are about."""
-    ph = profile_hash(cfg.profiles[profile])
     out = []
     for lesson in catalog.lessons():
-        r = catalog.rendition(lesson.source_sha256, profile, ph)
+        r = lifecycle.current(cfg, catalog, lesson.source_sha256, profile)
         if r is None:
             continue
         topics = tuple(t.name for t in cfg.plan.topics

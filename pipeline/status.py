@@ -6,7 +6,8 @@ import json
 from collections import Counter
 
 from .catalog import Catalog
-from .config import Config, profile_hash
+from .config import Config
+from .encode.lifecycle import profile_hash
 from .ingest import inbox_candidates
 from .ingest import inbox
 from .ingest.files import display_name, open_for_writing

@@ -15,7 +15,8 @@ from mutagen.id3 import ID3, Encoding
 from mutagen.mp4 import MP4
 
 from pipeline.catalog import Catalog
-from pipeline.config import load_config, profile_hash
+from pipeline.config import load_config
+from pipeline.encode.lifecycle import profile_hash
 from pipeline.encode import chain, encode_all
 from pipeline.encode.render import Settings, SourceJob, Target, render_job
 from pipeline.media import bext, meter

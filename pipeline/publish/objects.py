@@ -10,6 +10,7 @@ import json
 import os
 from pathlib import Path
 
+from .. import formats
 from ..catalog import Catalog
 from ..config import Config
 from ..errors import DangkeError
@@ -25,7 +26,7 @@ SHORT = "public, max-age=300"
 NO_CACHE = "no-cache"
 
 CONTENT_TYPES = {
-    ".mp3": "audio/mpeg", ".wav": "audio/wav", ".m4a": "audio/mp4",
+    **formats.CONTENT_TYPES,   # renditions: every format's, from pipeline.formats
     ".json": "application/json; charset=utf-8", ".m3u": "audio/x-mpegurl; charset=utf-8",
     # not application/vnd.apple.mpegurl: that is HLS, and VLC then hands a plain playlist to its
     # HLS and MPEG-PS demuxers and plays nothing (issue 13); audio/x-mpegurl is a plain M3U to

@@ -16,7 +16,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from ..catalog import Catalog
-from ..config import Config, profile_hash
+from ..config import Config
+from ..encode.lifecycle import profile_hash
 from ..models import Quarter
 from ..vocab import CATEGORIES, CATEGORY_NAMES_ZH, DIALECT_NAMES_ZH
 
