@@ -266,6 +266,45 @@ def test_pictures_draw_chinese_with_the_cjk_font(tmp_path, recwarn):
     assert not [w for w in recwarn if "missing from" in str(w.message)]  # matplotlib: "Glyph ... missing from font"
 
 
+def _speech_curve(seconds: float, level_db: float, seed: int) -> meter.Curve:
+    """The curve of noise bursts with pauses (speech-like), measured by the light meter."""
+    rate = 8000
+    gen = np.random.default_rng(seed)
+    x = gen.normal(0, 10 ** (level_db / 20), int(rate * seconds)).astype(np.float32)
+    x *= np.repeat(gen.random(int(seconds * 2) + 1) > 0.2, rate // 2)[:x.size]
+    c = meter.CurveMeter(rate, 1)
+    c.feed(x)
+    return c.curve()
+
+
+def _pixels(path: Path) -> np.ndarray:
+    from matplotlib import image
+    return image.imread(path)
+
+
+def test_a_picture_has_the_pixels_of_a_full_draw(tmp_path):
+    # the painter draws only what changes over a kept frame and legends: after pictures of
+    # other lengths, time units and renditions, each still equals a full draw of its figure
+    long, short = _speech_curve(1500, -26, 1), _speech_curve(45, -18, 2)
+    pictures = [
+        (long, [plots.Series("播放器 player", _speech_curve(1500, -16, 3), -16.0, "a"),
+                plots.Series("廣播 broadcast", _speech_curve(1500, -23, 4), -23.0, "b")]),
+        (short, [plots.Series("播放器 player", _speech_curve(45, -16, 5), -16.0, "c"),
+                 plots.Series("廣播 broadcast", _speech_curve(45, -23, 6), -24.0, "d")]),
+        (short, [plots.Series("網頁 web", short, -18.0, "e")]),
+        (None, [plots.Series("播放器 player", long, -16.0, "f")]),
+        (long, [plots.Series("播放器 player", short, -16.0, "g"), plots.Series("網頁 web", long, -18.0, "h")]),
+    ]
+    for i, (source, series) in enumerate(pictures):
+        fast, full = tmp_path / f"{i}.png", tmp_path / f"{i}-full.png"
+        plots.lesson_picture(source, series, fast)
+        plots._painters[2 if source is not None else 1].fig.savefig(full, format="png", dpi=100)
+        a, b = _pixels(fast), _pixels(full)
+        assert a.shape == b.shape == ((600, 800, 4) if source is not None else (380, 800, 4))
+        assert np.abs(a - b).max() <= 1 / 255 + 1e-6, i  # the legends are laid over: rounding only
+        assert (np.abs(a - b) > 1e-6).any(axis=2).sum() < 100, i
+
+
 def test_no_cjk_font_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.delenv("DANGKE_CJK_FONT", raising=False)
     monkeypatch.setattr(plots, "FONT_DIRS", (str(tmp_path),))
