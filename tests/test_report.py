@@ -305,6 +305,22 @@ def test_a_picture_has_the_pixels_of_a_full_draw(tmp_path):
         assert (np.abs(a - b) > 1e-6).any(axis=2).sum() < 100, i
 
 
+def test_pictures_drawn_by_worker_processes_equal_those_drawn_here(tmp_path):
+    source = _speech_curve(300, -24, 7)
+    jobs = [(str(tmp_path / "pool" / f"{i}.png"), source,
+             [plots.Series("播放器 player", _speech_curve(300, -16, 8 + i % 3), -16.0 - i % 3, str(i))])
+            for i in range(plots.PARALLEL_FROM)]
+    (tmp_path / "pool").mkdir()
+    with plots.Drawing(jobs, workers=2) as drawing:
+        assert drawing.wait() == len(jobs)
+    (tmp_path / "here").mkdir()
+    for path, src, series in jobs[:4]:
+        here = tmp_path / "here" / Path(path).name
+        plots.draw_one((str(here), src, series))
+        assert np.array_equal(_pixels(Path(path)), _pixels(here))
+    assert all(Path(j[0]).read_bytes()[:4] == b"\x89PNG" for j in jobs)
+
+
 def test_no_cjk_font_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.delenv("DANGKE_CJK_FONT", raising=False)
     monkeypatch.setattr(plots, "FONT_DIRS", (str(tmp_path),))

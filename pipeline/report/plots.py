@@ -279,17 +279,52 @@ def draw_one(job: tuple) -> str:
     return path
 
 
-def draw_all(jobs: list[tuple], workers: int) -> int:
-    """Draw picture jobs (see :func:`draw_one`), in ``workers`` forked processes when
-    there are many (a worker costs little more than its drawing: matplotlib and the
-    font are loaded before the fork); returns how many were drawn."""
-    if len(jobs) < PARALLEL_FROM or workers <= 1:
-        for job in jobs:
-            draw_one(job)
-        return len(jobs)
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    _pyplot()
-    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        return sum(1 for _ in pool.map(draw_one, jobs, chunksize=8))
+class Drawing:
+    """Picture jobs (see :func:`draw_one`) being drawn while the caller goes on: from
+    :data:`PARALLEL_FROM` jobs on, in ``workers`` forked processes started at once (a
+    worker costs little more than its drawing: matplotlib and the font are loaded before
+    the fork); fewer, or one worker, in this process when :meth:`wait` is called. Use it
+    as a context manager: leaving it stops the workers (unstarted jobs are dropped)."""
+
+    def __init__(self, jobs: list[tuple], workers: int) -> None:
+        self.jobs = jobs
+        self._pool = None
+        self._results = None
+        if len(jobs) >= PARALLEL_FROM and workers > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+            _pyplot()
+            methods = multiprocessing.get_all_start_methods()
+            context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+            self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+            self._results = self._pool.map(draw_one, jobs, chunksize=8)
+
+    def wait(self) -> int:
+        """Draw or wait for every job; returns how many were drawn.
+
+        Raises:
+            DangkeError: no CJK font; whatever a worker's drawing raised.
+        """
+        if self._results is None:
+            for job in self.jobs:
+                draw_one(job)
+        else:
+            try:
+                for _ in self._results:
+                    pass
+            finally:
+                self.close()
+        self._results = iter(())  # drawn: a second wait draws nothing again
+        return len(self.jobs)
+
+    def close(self) -> None:
+        """Stop the workers (jobs not yet started are dropped)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> "Drawing":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
