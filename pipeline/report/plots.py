@@ -137,10 +137,11 @@ class _Painter:
     sides of zero; the loudness plot the source's momentary (thin) and short-term (thick)
     loudness and each rendition's short-term loudness against its target (dashed), LUFS.
     Drawn once and kept: the frame (titles, axis labels, loudness ticks, grid) as a
-    background image, the legends as an overlay, the data's artists (new data set into
-    them). Each picture restores the background and draws on it only what changes (the
-    data, the time axis, the frame's edges), then the legends: the order of a full draw,
-    so the pixels are those of one, at a fraction of the cost."""
+    background image per time unit (seconds, minutes), the legends as an overlay, the
+    data's artists (new data set into them). Each picture restores the background and
+    draws on it only what changes (the data, the time axis's ticks, the frame's edges),
+    then the legends: the order of a full draw, so the pixels are those of one (within
+    1/255 where the legends are laid over), at about a third of the cost."""
 
     def __init__(self, rows: int) -> None:
         plt = _pyplot()
@@ -149,9 +150,6 @@ class _Painter:
         self.axes = [a[0] for a in axes]
         for ax in self.axes:
             ax.tick_params(labelfontfamily="DejaVu Sans", labelsize=8)
-            ax.xaxis.set_animated(True)  # its ticks follow the lesson's length
-            for spine in ax.spines.values():
-                spine.set_animated(True)  # drawn over the data, as in a full draw
         if rows == 2:
             self.axes[0].set_ylim(-1.05, 1.05)
             self.axes[0].set_ylabel("振幅 amplitude")
@@ -166,8 +164,29 @@ class _Painter:
         self._labels: tuple | None = None
         self._data: dict = {}
         self._legends: list[tuple[int, int, np.ndarray]] = []
-        self._background = None
-        self._label_fixed = False
+        self._backgrounds: dict[str, object] = {}
+        self._time_label = self._still_time_label()
+        for ax in self.axes:
+            ax.xaxis.set_animated(True)  # its ticks follow the lesson's length
+            for spine in ax.spines.values():
+                spine.set_animated(True)  # drawn over the data, as in a full draw
+
+    def _still_time_label(self):
+        """The time axis's label as a text of the frame: placed once by a first draw (it
+        sits under tick labels that are all of one height), then the axes' own labels are
+        kept where they are and left empty, so nothing of them is laid out per picture."""
+        low = self.axes[-1]
+        low.set_xlabel("時間")
+        self.fig.canvas.draw()
+        label = low.xaxis.label
+        still = low.text(*label.get_position(), "")
+        still.update_from(label)
+        still.set_transform(label.get_transform())
+        still.set_clip_on(False)
+        for ax in self.axes:
+            ax.xaxis.set_label_coords(*ax.xaxis.label.get_position(), transform=ax.xaxis.label.get_transform())
+        low.set_xlabel("")
+        return still
 
     def _make_artists(self, labels: tuple[str, ...]) -> None:
         """The data's artists and the legends for renditions labelled ``labels`` (empty
@@ -217,21 +236,17 @@ class _Painter:
             line.set_data(_times(s.curve, div), _finite(s.curve.short_term, -60.0))
             target.set_ydata([s.target_lufs, s.target_lufs])
         self.axes[-1].set_xlim(0, duration / div)
-        self.axes[-1].set_xlabel(xlabel)
         canvas = self.fig.canvas
-        if self._background is None:
+        self._time_label.set_text(xlabel)
+        if xlabel not in self._backgrounds:  # one frame per time unit
             canvas.draw()  # all that is not animated: the frame
-            self._background = canvas.copy_from_bbox(self.fig.bbox)
+            self._backgrounds[xlabel] = canvas.copy_from_bbox(self.fig.bbox)
         else:
-            canvas.restore_region(self._background)
+            canvas.restore_region(self._backgrounds[xlabel])
         for ax in self.axes:
             for artist in sorted((a for a in ax.get_children() if a.get_animated()), key=lambda a: a.zorder):
                 if artist is not ax.legend_:
                     ax.draw_artist(artist)
-            if not self._label_fixed:  # the time label sits under tick labels of one height: placed once
-                label = ax.xaxis.label
-                ax.xaxis.set_label_coords(*label.get_position(), transform=label.get_transform())
-        self._label_fixed = True
         renderer = canvas.get_renderer()
         for x, y, pixels in self._legends:  # last: their z-order puts them over everything else
             renderer.draw_image(renderer.new_gc(), x, y, pixels)
@@ -240,7 +255,7 @@ class _Painter:
     def _legend_layer(self) -> list[tuple[int, int, np.ndarray]]:
         """The legends alone, drawn on a cleared (transparent) canvas: ``(x, y, RGBA
         pixels)`` per legend, x and y of its bottom left corner in pixels from the canvas's
-        bottom left. Clears the kept background (drawn again at the next picture)."""
+        bottom left (the canvas is then to be restored from a kept frame or drawn again)."""
         canvas = self.fig.canvas
         renderer = canvas.get_renderer()
         renderer.clear()
@@ -252,7 +267,6 @@ class _Painter:
             x0, y0 = max(int(box.x0) - 2, 0), max(int(box.y0) - 2, 0)
             x1, y1 = min(int(box.x1) + 3, width), min(int(box.y1) + 3, height)
             layers.append((x0, y0, np.asarray(canvas.buffer_rgba())[height - y1:height - y0, x0:x1][::-1].copy()))
-        self._background = None
         return layers
 
 
