@@ -1,4 +1,5 @@
-"""The report's pictures, drawn with matplotlib (the only module that imports it).
+"""The report's pictures, drawn with matplotlib and written by Pillow (the only module
+that imports either).
 
 Each picture is a PNG named by a hash of what it shows (the stored curves' digests, the
 targets, the labels and :data:`VERSION`), so a picture that exists already is reused and
@@ -108,11 +109,14 @@ def _finite(x: np.ndarray, floor: float) -> np.ndarray:
 
 
 def _save(canvas, path: Path) -> None:
-    """The canvas's pixels as they are (no new draw) to a PNG at ``path``, atomically."""
-    from matplotlib import image
+    """The canvas's pixels as they are (no new draw) to an RGB PNG at ``path`` (the
+    figure is opaque: no alpha channel to store), atomically. Pillow is matplotlib's own
+    PNG writer."""
+    from PIL import Image
     tmp = path.with_name(f".{path.name}.tmp")
-    image.imsave(tmp, canvas.buffer_rgba(), format="png", dpi=100, metadata={"Software": None},
-                 pil_kwargs={"compress_level": 3})
+    width, height = canvas.get_width_height(physical=True)
+    rgba = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+    rgba.convert("RGB").save(tmp, format="png", compress_level=3, dpi=(100, 100))
     os.replace(tmp, path)
 
 
