@@ -184,9 +184,12 @@ def test_pages_show_the_catalogs_values(station):
             assert lesson.title in html
             assert f"{findings['integrated_lufs']:.1f} LUFS" in html
             assert f"{findings['lra_lu']:.1f} LU" in html
+            links = 0
             for r in cat.renditions():
                 if r.source_sha256 == lesson.source_sha256:
                     assert f"{r.integrated_lufs:.1f} LUFS" in html and f"{r.true_peak_dbtp:.1f} dBTP" in html
+                    links += f'href="../../{r.key}"' in html
+            assert links, lesson.lesson_id  # published renditions are linked (the crawl checks the links)
         rejected = cat.rejections()
     inbox = (reports / "inbox.html").read_text(encoding="utf-8")
     assert rejected and rejected[0]["name"] == "壞檔.mp3"
