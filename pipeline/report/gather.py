@@ -89,9 +89,10 @@ def inbox(cfg: Config, catalog: Catalog) -> dict:
 
 # -- lessons ---------------------------------------------------------------------------------
 
-def lessons(cfg: Config, catalog: Catalog, published_keys: set[str]) -> list[dict]:
+def lessons(cfg: Config, catalog: Catalog, published_keys: set[str] | None = None) -> list[dict]:
     """Every current lesson with its source findings and its renditions (measured values,
-    target, ceiling, store key and whether the upcoming generation carries it)."""
+    target, ceiling, store key and whether the upcoming generation carries it: with
+    ``published_keys`` None, :func:`mark_published` is to tell that later)."""
     out = []
     for lesson in catalog.lessons():
         src = catalog.source(lesson.source_sha256)
@@ -103,15 +104,26 @@ def lessons(cfg: Config, catalog: Catalog, published_keys: set[str]) -> list[dic
                           "made": r is not None,
                           **({"integrated_lufs": r.integrated_lufs, "true_peak_dbtp": r.true_peak_dbtp,
                               "bytes": r.bytes, "duration_s": r.duration_s, "gain_db": r.gain_db,
-                              "notes": list(r.notes), "key": r.key, "sha256": r.sha256,
-                              "published": r.key in published_keys} if r is not None else {})})
+                              "notes": list(r.notes), "key": r.key, "sha256": r.sha256}
+                           if r is not None else {})})
         out.append({"lesson_id": lesson.lesson_id, "version": lesson.version, "title": lesson.title,
                     "category": lesson.category, "dialect": lesson.dialect, "duration_s": lesson.duration_s,
                     "speaker": lesson.speaker, "series": lesson.series, "episode": lesson.episode,
                     "original_name": lesson.original_name, "ingested_at": lesson.ingested_at,
                     "source_sha256": lesson.source_sha256, "bytes": src["bytes"] if src is not None else 0,
                     "findings": findings, "renditions": rends, "slug": slug(lesson.lesson_id)})
+    if published_keys is not None:
+        mark_published(out, published_keys)
     return out
+
+
+def mark_published(lessons: list[dict], published_keys: set[str]) -> None:
+    """Set ``published`` on each made rendition of :func:`lessons`: whether the upcoming
+    generation carries its key."""
+    for lesson in lessons:
+        for r in lesson["renditions"]:
+            if r["made"]:
+                r["published"] = r["key"] in published_keys
 
 
 # -- the quarter -------------------------------------------------------------------------------
