@@ -60,21 +60,21 @@ def inbox(cfg: Config, catalog: Catalog) -> dict:
     from ..ingest import inbox_candidates
     from ..ingest.files import display_name
     days: dict[str, dict[str, list]] = defaultdict(lambda: {"accepted": [], "rejected": [], "duplicates": []})
-    for row in catalog.lesson_rows():
-        days[local_day(cfg, row["ingested_at"])]["accepted"].append({
-            "name": row["original_name"], "lesson_id": row["lesson_id"], "version": row["version"],
-            "title": row["title"], "category": row["category"], "dialect": row["dialect"],
-            "duration_s": row["duration_s"], "superseded": bool(row["superseded"]),
-            "warnings": json.loads(row["warnings"] or "[]"), "page": f"lesson/{slug(row['lesson_id'])}.html"
-            if not row["superseded"] else None, "at": row["ingested_at"]})
-    for row in catalog.rejections(limit=100000):
-        en, zh = _split_reason(row["reason"])
-        days[local_day(cfg, row["at"])]["rejected"].append({"name": row["name"], "reason": en, "reason_zh": zh,
-                                                             "at": row["at"]})
-    for row in catalog.db.execute("SELECT * FROM events WHERE stage='ingest' AND message LIKE 'same bytes as %'"
-                                  " ORDER BY id").fetchall():
-        days[local_day(cfg, row["at"])]["duplicates"].append({"name": row["subject"], "note": row["message"],
-                                                              "at": row["at"]})
+    for rec in catalog.lesson_rows():
+        lesson = rec.lesson
+        days[local_day(cfg, lesson.ingested_at)]["accepted"].append({
+            "name": lesson.original_name, "lesson_id": lesson.lesson_id, "version": lesson.version,
+            "title": lesson.title, "category": lesson.category, "dialect": lesson.dialect,
+            "duration_s": lesson.duration_s, "superseded": rec.superseded,
+            "warnings": list(rec.warnings), "page": f"lesson/{slug(lesson.lesson_id)}.html"
+            if not rec.superseded else None, "at": lesson.ingested_at})
+    for rej in catalog.rejections(limit=100000):
+        en, zh = _split_reason(rej.reason)
+        days[local_day(cfg, rej.at)]["rejected"].append({"name": rej.name, "reason": en, "reason_zh": zh,
+                                                         "at": rej.at})
+    for event in catalog.events("ingest", "same bytes as "):
+        days[local_day(cfg, event.at)]["duplicates"].append({"name": event.subject, "note": event.message,
+                                                             "at": event.at})
     audio, waiting = inbox_candidates(cfg)
     waits = [{"name": display_name(p.name), "why": "complete: taken by the next ingest",
               "why_zh": "已完整：下次匯入時處理"} for p in audio]
@@ -95,7 +95,7 @@ def lessons(cfg: Config, catalog: Catalog, published_keys: set[str]) -> list[dic
     out = []
     for lesson in catalog.lessons():
         src = catalog.source(lesson.source_sha256)
-        findings = json.loads(src["analysis"] or "{}") if src is not None else {}
+        findings = dict(src.analysis) if src is not None else {}
         rends = []
         for name, p in sorted(cfg.profiles.items()):
             r = catalog.rendition(lesson.source_sha256, name, profile_hash(p))
@@ -109,7 +109,7 @@ def lessons(cfg: Config, catalog: Catalog, published_keys: set[str]) -> list[dic
                     "category": lesson.category, "dialect": lesson.dialect, "duration_s": lesson.duration_s,
                     "speaker": lesson.speaker, "series": lesson.series, "episode": lesson.episode,
                     "original_name": lesson.original_name, "ingested_at": lesson.ingested_at,
-                    "source_sha256": lesson.source_sha256, "bytes": src["bytes"] if src is not None else 0,
+                    "source_sha256": lesson.source_sha256, "bytes": src.bytes if src is not None else 0,
                     "findings": findings, "renditions": rends, "slug": slug(lesson.lesson_id)})
     return out
 
