@@ -168,7 +168,7 @@ def lesson_jobs(cfg: Config, catalog: Catalog, lessons: Iterable[Lesson],
         if targets:
             mode = _channel_mode(findings)
             jobs.append(SourceJob(key=lesson.source_sha256,
-                                  path=repair.library_copy(cfg.library, lesson.source_sha256, cfg.library / src["path"]),
+                                  path=repair.library_copy(cfg.library, lesson.source_sha256, cfg.library / src.path),
                                   prepare=chain.prepare(mode),
                                   duration_s=lesson.duration_s, targets=tuple(targets),
                                   label=lesson.lesson_id, steps=(f"channels {mode}",)))

@@ -21,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import fcntl
-import json
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from typing import Iterator
 from ..catalog import Catalog, Generation, LedgerEntry
 from ..config import Config
 from ..errors import StoreError
+from ..layout import read_index
 from .privacy import check_objects
 from .feedset import feed_objects
 from .objects import collect_build, index_object, referenced_audio
@@ -128,10 +128,9 @@ def _store_generation(store: Store, listing: dict[str, Stat]) -> int:
     if "index.json" not in listing:
         return 0
     try:
-        number = json.loads(store.get("index.json")).get("generation")
-    except (ValueError, AttributeError, StoreError):
+        return read_index(store.get("index.json")).generation
+    except (ValueError, StoreError):
         return 0
-    return number if isinstance(number, int) else 0
 
 
 def _check_store(store: Store, catalog: Catalog, sid: str, content: list[Put], verify: bool,
