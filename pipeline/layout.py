@@ -61,6 +61,7 @@ def _reader(kind: str) -> Callable[[Callable[[dict], T]], Callable[[bytes], T]]:
                 return read(doc)
             except (KeyError, TypeError, AttributeError, ValueError) as exc:
                 raise ValueError(f"not a dangke {kind}: {exc!r}") from exc
+        reader.document = kind  # type: ignore[attr-defined]
         return reader
     return wrap
 
@@ -206,18 +207,19 @@ class IndexEntry:
 
 @dataclass(frozen=True)
 class Index:
-    """A generation's ``index.json``: its number, when it was published (aware) and
-    ``{key: IndexEntry}`` of every object but the index itself."""
+    """A generation's ``index.json``: its number, when it was published (ISO 8601 with
+    offset, as written: readers of a store never depend on it) and ``{key: IndexEntry}``
+    of every object but the index itself."""
 
     generation: int
-    published_at: dt.datetime
+    published_at: str
     files: Mapping[str, IndexEntry]
 
 
-def index(generation: int, published_at: dt.datetime, files: Mapping[str, IndexEntry]) -> bytes:
+def index(generation: int, published_at: str, files: Mapping[str, IndexEntry]) -> bytes:
     """``index.json``: ``{"generation", "published_at", "files": {key: {"sha256", "bytes"}}}``,
-    keys sorted."""
-    return _json({"generation": generation, "published_at": published_at.isoformat(),
+    keys sorted; ``published_at`` ISO 8601 with offset."""
+    return _json({"generation": generation, "published_at": published_at,
                   "files": {k: {"sha256": files[k].sha256, "bytes": files[k].bytes} for k in sorted(files)}})
 
 
@@ -233,7 +235,7 @@ def read_index(doc: dict) -> Index:
     if not isinstance(generation, int) or isinstance(generation, bool):
         raise TypeError(f"generation {generation!r}")
     files = {str(k): IndexEntry(str(v["sha256"]), int(v["bytes"])) for k, v in doc["files"].items()}
-    return Index(generation, dt.datetime.fromisoformat(doc["published_at"]), files)
+    return Index(generation, str(doc["published_at"]), files)
 
 
 def url(base_url: str, key: str) -> str:

@@ -38,6 +38,7 @@ from .encode import lifecycle
 from .fsutil import write_atomic
 from .fleet import load_fleet, load_orders
 from .models import Device, DevicePlaylist, PlanProblem, Quarter, Track
+from .staged import read_staged
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,6 @@ def adopt_staged_plans(cfg: Config, catalog: Catalog, quarter: Quarter, devices:
     Raises:
         DangkeError: such a manifest cannot be read.
     """
-    from .publish.objects import read_staged
     root = cfg.build / "devices" / str(quarter)
     adopted = 0
     with catalog.transaction():

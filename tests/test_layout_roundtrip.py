@@ -5,6 +5,7 @@ ingested, encoded, planned, scheduled and published by the real CLI."""
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 
 import pytest
@@ -59,7 +60,7 @@ def test_a_diff_reads_back_to_the_same_bytes(published):
 def test_the_index_reads_back_to_the_same_bytes(published):
     data = (published / "public" / "index.json").read_bytes()
     index = layout.read_index(data)
-    assert index.generation >= 1 and index.published_at.tzinfo is not None
+    assert index.generation >= 1 and dt.datetime.fromisoformat(index.published_at).tzinfo is not None
     assert any(layout.MANIFEST_KEY.match(k) for k in index.files)
     assert any(layout.SCHEDULE_KEY.match(k) for k in index.files)
     assert layout.index(index.generation, index.published_at, index.files) == data

@@ -16,6 +16,7 @@ from pathlib import Path
 from .. import ical, layout
 from ..config import Config
 from ..models import BroadcastDay, SlotPlan
+from ..staged import read_staged
 
 
 def slot_name(slot: SlotPlan) -> str:
@@ -73,16 +74,11 @@ def derived_documents(cfg: Config) -> dict[str, bytes]:
     Raises:
         DangkeError: a staged schedule cannot be read (it names the file).
     """
-    from ..errors import DangkeError
     out: dict[str, bytes] = {}
     calendars: dict[str, list[bytes]] = {}
     for name, path in staged_days(cfg):
         channel = cfg.channels[name]
-        try:
-            day = layout.read_schedule(path.read_bytes())
-        except ValueError as exc:
-            raise DangkeError(f"the staged schedule cannot be read: {exc}", path=path,
-                              fix="run `dangke schedule --date DATE --force` for that day") from exc
+        day = read_staged(layout.read_schedule, path)
         docs = day_documents(day, channel.title or name, cfg.station.base_url)
         out.update({f"broadcast/{name}/{k}": v for k, v in docs.items()})
         calendars.setdefault(name, []).append(docs[f"{day.date.isoformat()}.ics"])

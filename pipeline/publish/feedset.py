@@ -27,6 +27,7 @@ from ..errors import DangkeError
 from ..fsutil import sha256_file
 from ..layout import airing_guid, read_schedule, url
 from ..models import Lesson, Rendition
+from ..staged import read_staged
 from ..vocab import CATEGORY_NAMES_ZH, DIALECT_NAMES_ZH
 from .feeds import Alternate, FeedInfo, FeedItem, build_feed
 from .store import Put
@@ -235,11 +236,7 @@ def _airings(cfg: Config, local: dict[str, Path], versions: dict[str, Rendition]
     """
     out: list[tuple[str, FeedItem]] = []
     for day_file in feed_day_files(cfg, when):
-        try:
-            day = read_schedule(day_file.read_bytes())
-        except ValueError as exc:
-            raise DangkeError(f"the staged schedule cannot be read: {exc}", path=day_file,
-                              fix="run `dangke schedule --date DATE --force` for that day") from exc
+        day = read_staged(read_schedule, day_file)
         name = day.channel
         channel = cfg.channels.get(name)
         if channel is None:

@@ -8,7 +8,6 @@ import datetime as dt
 import hashlib
 import os
 from pathlib import Path
-from typing import Callable, TypeVar
 
 from .. import formats, layout
 from ..catalog import Catalog
@@ -17,11 +16,10 @@ from ..errors import DangkeError
 from ..feedaudio import podcast_keys
 from ..fsutil import sha256_file
 from ..models import BroadcastDay, Quarter, Rendition
+from ..staged import read_staged
 from .derived import derived_documents
 from .feedset import feed_day_files, lesson_feed_sources
 from .store import Put
-
-T = TypeVar("T")
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 SHORT = "public, max-age=300"
@@ -129,19 +127,6 @@ def schedule_keys(day: BroadcastDay) -> set[str]:
     return {a.key for s in day.slots for a in s.items if a.key} | {s.key for s in day.slots if s.key}
 
 
-def read_staged(reader: Callable[[bytes], T], path: Path) -> T:
-    """A staged document read with ``reader``.
-
-    Raises:
-        DangkeError: the file cannot be read or is not that document (it names the file).
-    """
-    try:
-        return reader(path.read_bytes())
-    except (OSError, ValueError) as exc:
-        raise DangkeError(f"a staged document cannot be read: {exc}", path=path,
-                          fix="plan (`dangke plan`) or schedule (`dangke schedule --force`) again") from exc
-
-
 def referenced_audio(cfg: Config, catalog: Catalog, build: list[Put]) -> list[Put]:
     """The renditions that manifests, schedules and feeds refer to (:func:`referenced_keys`).
 
@@ -172,4 +157,4 @@ def index_object(number: int, when: dt.datetime, objects: list[Put]) -> Put:
     """``index.json`` of generation ``number`` published at ``when`` listing ``objects``
     (:func:`pipeline.layout.index`)."""
     files = {o.key: layout.IndexEntry(o.sha256, o.size) for o in sorted(objects, key=lambda o: o.key)}
-    return _put_bytes("index.json", layout.index(number, when, files), NO_CACHE)
+    return _put_bytes("index.json", layout.index(number, when.isoformat(), files), NO_CACHE)

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import json
 import re
 from collections import Counter, defaultdict
 from pathlib import Path
+from typing import Callable, TypeVar
 
+from .. import layout
 from ..catalog import Catalog
 from ..config import Config
 from ..encode.lifecycle import profile_hash
-from ..models import Quarter
+from ..models import BroadcastDay, Quarter
 from ..vocab import CATEGORIES, CATEGORY_NAMES_ZH, DIALECT_NAMES_ZH
+
+T = TypeVar("T")
 
 GROUP_NAMES_ZH = {"fisher": "漁民", "elderly": "高齡", "mobility": "行動不便", "general": "一般"}
 KIND_NAMES_ZH = {"not-planned": "未能安排", "must-carry": "必載課程", "group-topic": "群體主題",
@@ -116,9 +119,11 @@ def lessons(cfg: Config, catalog: Catalog, published_keys: set[str]) -> list[dic
 
 # -- the quarter -------------------------------------------------------------------------------
 
-def _read_json(path: Path) -> dict | None:
+def _read(reader: Callable[[bytes], T], path: Path) -> T | None:
+    """A staged document read with a :mod:`pipeline.layout` reader; None when it is
+    missing or is not that document (the report shows what it can)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return reader(path.read_bytes())
     except (OSError, ValueError):
         return None
 
@@ -165,17 +170,18 @@ def quarter(cfg: Config, quarter_text: str, devices: list) -> dict:
     rows, towns, groups = [], defaultdict(_empty_group), defaultdict(_empty_group)
     keys: set[str] = set()
     for d in sorted(devices, key=lambda d: d.device_id):
-        man = _read_json(qdir / d.device_id / "manifest.json")
-        dif = _read_json(qdir / d.device_id / "diff.json") or {}
+        man = _read(layout.read_manifest, qdir / d.device_id / "manifest.json")
+        dif = _read(layout.read_diff, qdir / d.device_id / "diff.json")
         probs = problems.get(d.device_id, [])
-        seconds = Counter({k: float(v) for k, v in (man or {}).get("category_seconds", {}).items()})
+        seconds = Counter(layout.category_seconds(man) if man is not None else {})
         if man is not None:
-            keys.update(i["key"] for i in man.get("items", []) if i.get("key"))
+            keys.update(i.key for i in man.items if i.key)
         row = {"device_id": d.device_id, "township": d.township, "village": d.village, "group": d.group,
                "dialect": d.dialect, "profile": d.profile, "planned": man is not None,
-               "lessons_count": len((man or {}).get("items", [])), "seconds": sum(seconds.values()),
-               "bytes": (man or {}).get("totals", {}).get("bytes", 0),
-               "bytes_to_write": int(dif.get("bytes_to_write", 0)), "files_to_add": len(dif.get("add", [])),
+               "lessons_count": len(man.items) if man is not None else 0, "seconds": sum(seconds.values()),
+               "bytes": man.bytes if man is not None else 0,
+               "bytes_to_write": dif.bytes_to_write if dif is not None else 0,
+               "files_to_add": len(dif.add) if dif is not None else 0,
                "problems": probs, "town_slug": slug(d.township)}
         rows.append(row)
         for agg in (towns[d.township], groups[d.group]):
@@ -242,14 +248,14 @@ def broadcast_weeks(cfg: Config) -> list[dict]:
     per channel a grid of slots x days with each slot's lessons, the week's seconds per
     category against the county rule, and the lessons aired more than once."""
     root = cfg.build / "broadcast"
-    by_week: dict[dt.date, dict[str, dict[dt.date, dict]]] = defaultdict(lambda: defaultdict(dict))
+    by_week: dict[dt.date, dict[str, dict[dt.date, BroadcastDay]]] = defaultdict(lambda: defaultdict(dict))
     for channel_dir in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
         for path in channel_dir.glob("*.json"):
             try:
                 day = dt.date.fromisoformat(path.stem)
             except ValueError:
                 continue
-            doc = _read_json(path)
+            doc = _read(layout.read_schedule, path)
             if doc is not None:
                 by_week[day - dt.timedelta(days=day.weekday())][channel_dir.name][day] = doc
     weeks = []
@@ -261,25 +267,24 @@ def broadcast_weeks(cfg: Config) -> list[dict]:
     return weeks
 
 
-def _channel_week(cfg: Config, channel: str, docs: dict[dt.date, dict], days: list[dt.date]) -> dict:
+def _channel_week(cfg: Config, channel: str, docs: dict[dt.date, BroadcastDay], days: list[dt.date]) -> dict:
     times: dict[str, dict[str, dict]] = defaultdict(dict)
     seconds: Counter = Counter()
     aired: dict[str, list[str]] = defaultdict(list)
     titles: dict[str, str] = {}
     for day, doc in docs.items():
-        for slot in doc.get("slots", []):
-            start = slot.get("start", "")
-            lessons_ = [i for i in slot.get("items", []) if i.get("kind") == "lesson"]
+        for slot in doc.slots:
+            lessons_ = [i for i in slot.items if i.kind == "lesson"]
             for i in lessons_:
-                seconds[i.get("category", "other")] += float(i.get("duration_s", 0.0))
-                aired[i.get("lesson_id", "")].append(day.isoformat())
-                titles[i.get("lesson_id", "")] = i.get("title", "")
-            times[start[11:16]][day.isoformat()] = {
-                "title": slot.get("title", ""), "end": slot.get("end", "")[11:16],
-                "lessons": [{"title": i.get("title", ""), "category": i.get("category", ""),
-                             "category_zh": CATEGORY_NAMES_ZH.get(i.get("category", ""), i.get("category", "")),
-                             "lesson_id": i.get("lesson_id", ""), "slug": slug(i.get("lesson_id", "")),
-                             "duration_s": i.get("duration_s", 0.0)} for i in lessons_]}
+                seconds[i.category or "other"] += float(i.duration_s)
+                aired[i.lesson_id or ""].append(day.isoformat())
+                titles[i.lesson_id or ""] = i.title
+            times[f"{slot.start:%H:%M}"][day.isoformat()] = {
+                "title": slot.title, "end": f"{slot.end:%H:%M}",
+                "lessons": [{"title": i.title, "category": i.category or "",
+                             "category_zh": CATEGORY_NAMES_ZH.get(i.category or "", i.category or ""),
+                             "lesson_id": i.lesson_id or "", "slug": slug(i.lesson_id or ""),
+                             "duration_s": i.duration_s} for i in lessons_]}
     grid = [{"time": t, "cells": [times[t].get(d.isoformat()) for d in days]} for t in sorted(times)]
     repeats = [{"lesson_id": k, "slug": slug(k), "title": titles.get(k, ""), "count": len(v), "days": sorted(v)}
                for k, v in sorted(aired.items()) if len(v) > 1]
@@ -290,14 +295,13 @@ def _channel_week(cfg: Config, channel: str, docs: dict[dt.date, dict], days: li
 
 def schedule_keys(cfg: Config) -> set[str]:
     """Every audio key the staged schedules refer to."""
+    from ..publish.objects import schedule_keys as day_keys
     keys: set[str] = set()
     root = cfg.build / "broadcast"
     for path in root.glob("*/*.json") if root.is_dir() else []:
-        doc = _read_json(path) or {}
-        for s in doc.get("slots", []):
-            keys.update(i["key"] for i in s.get("items", []) if i.get("key"))
-            if s.get("key"):
-                keys.add(s["key"])
+        day = _read(layout.read_schedule, path)
+        if day is not None:
+            keys |= day_keys(day)
     return keys
 
 
