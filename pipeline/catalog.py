@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from .models import Lesson, Rendition
+from . import layout
+from .models import BroadcastDay, Lesson, Rendition
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sources (
@@ -49,6 +50,8 @@ CREATE TABLE IF NOT EXISTS feed_items (
 CREATE TABLE IF NOT EXISTS airings (
   channel TEXT NOT NULL, date TEXT NOT NULL, start TEXT NOT NULL, lesson_id TEXT NOT NULL,
   PRIMARY KEY (channel, date, start, lesson_id));
+CREATE TABLE IF NOT EXISTS schedules (
+  channel TEXT NOT NULL, date TEXT NOT NULL, document TEXT NOT NULL, PRIMARY KEY (channel, date));
 CREATE TABLE IF NOT EXISTS plans (
   quarter TEXT NOT NULL, device_id TEXT NOT NULL, lesson_ids TEXT NOT NULL, files TEXT,
   PRIMARY KEY (quarter, device_id));
@@ -458,6 +461,19 @@ class Catalog:
         self.db.execute("DELETE FROM airings WHERE channel=? AND date=?", (channel, date.isoformat()))
         self.db.executemany("INSERT OR IGNORE INTO airings (channel, date, start, lesson_id) VALUES (?,?,?,?)",
                             [(channel, date.isoformat(), s, lid) for s, lid in airings])
+
+    def save_schedule(self, day: BroadcastDay) -> None:
+        """Record ``day`` as scheduled for its channel (the catalog is the source of truth
+        for what airs; ``build/broadcast`` is staged from it)."""
+        self.db.execute("INSERT OR REPLACE INTO schedules (channel, date, document) VALUES (?,?,?)",
+                        (day.channel, day.date.isoformat(), layout.schedule(day).decode("utf-8")))
+
+    def schedule(self, channel: str, date: dt.date) -> BroadcastDay | None:
+        """What ``channel`` airs on ``date`` as last scheduled, or None (not scheduled, or
+        scheduled before the catalog kept schedules)."""
+        row = self.db.execute("SELECT document FROM schedules WHERE channel=? AND date=?",
+                              (channel, date.isoformat())).fetchone()
+        return layout.read_schedule(row[0].encode("utf-8")) if row else None
 
     def airings_before(self, channel: str, date: dt.date, days: int) -> dict[str, dt.date]:
         """``{lesson_id: last date aired}`` on ``channel`` in the ``days`` before ``date``."""

@@ -11,8 +11,7 @@ import shutil
 import pytest
 
 from pipeline import layout
-from pipeline.catalog import Catalog, PlannedFile
-from tests.conftest import PUBLISH_QUARTER, run_cli
+from tests.conftest import run_cli
 
 
 @pytest.fixture(scope="module")
@@ -72,35 +71,3 @@ def test_the_index_reads_back_to_the_same_bytes(published):
 def test_a_reader_refuses_what_is_not_its_document_with_a_value_error(reader, data):
     with pytest.raises(ValueError, match="not a dangke"):
         reader(data)
-
-
-def test_the_catalog_is_the_source_of_truth_for_what_a_device_carried(published):
-    """The next quarter's diff is made from the plan the catalog recorded, not from the
-    staged manifest: a staging tree removed (or edited) changes nothing."""
-    with Catalog(published / "library" / "catalog.sqlite") as cat:
-        device = sorted(p.name for p in (published / "build" / "devices" / PUBLISH_QUARTER).iterdir())[0]
-        recorded = cat.planned_files(PUBLISH_QUARTER, device)
-    staged = layout.read_manifest((published / "build" / "devices" / PUBLISH_QUARTER / device
-                                   / "manifest.json").read_bytes())
-    assert recorded == tuple(PlannedFile(i.lesson_id, i.sha256, i.bytes, i.card_path) for i in staged.items)
-    before = (published / "build" / "devices" / "2027Q2" / device / "diff.json").read_bytes()
-    shutil.rmtree(published / "build" / "devices" / PUBLISH_QUARTER)
-    assert run_cli("--config", published / "dangke.toml", "plan", "--quarter", "2027Q2") == 0
-    assert (published / "build" / "devices" / "2027Q2" / device / "diff.json").read_bytes() == before
-
-
-def test_a_plan_recorded_by_lesson_id_only_adopts_its_staged_manifest_once(publish_template, tmp_path):
-    """A catalog written before plans kept their files: the staged manifest of that plan
-    completes it, and the diff is what it was."""
-    root = tmp_path / "station"
-    shutil.copytree(publish_template, root)
-    assert run_cli("--config", root / "dangke.toml", "plan", "--quarter", "2027Q2") == 0
-    device = sorted(p.name for p in (root / "build" / "devices" / PUBLISH_QUARTER).iterdir())[0]
-    before = (root / "build" / "devices" / "2027Q2" / device / "diff.json").read_bytes()
-    with Catalog(root / "library" / "catalog.sqlite") as cat:
-        cat.db.execute("UPDATE plans SET files = NULL WHERE quarter = ?", (PUBLISH_QUARTER,))
-        assert all(not f.sha256 for f in cat.planned_files(PUBLISH_QUARTER, device))
-    assert run_cli("--config", root / "dangke.toml", "plan", "--quarter", "2027Q2") == 0
-    assert (root / "build" / "devices" / "2027Q2" / device / "diff.json").read_bytes() == before
-    with Catalog(root / "library" / "catalog.sqlite") as cat:
-        assert all(f.sha256 for f in cat.planned_files(PUBLISH_QUARTER, device))
