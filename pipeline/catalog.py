@@ -503,21 +503,17 @@ class Catalog:
         self.db.executemany("DELETE FROM plans WHERE quarter=? AND device_id=?",
                             [(quarter, r[0]) for r in rows if r[0] not in keep])
 
-    def plan(self, quarter: str, device_id: str) -> list[str] | None:
-        """The lesson ids ``device_id`` carries in ``quarter`` in play order, or None."""
-        files = self.planned_files(quarter, device_id)
-        return None if files is None else [f.lesson_id for f in files]
-
     def planned_files(self, quarter: str, device_id: str) -> tuple[PlannedFile, ...] | None:
         """The files ``device_id`` carries in ``quarter`` in play order, or None when it
         was not planned (a plan recorded before files were kept: lesson ids only)."""
         row = self.db.execute("SELECT lesson_ids, files FROM plans WHERE quarter=? AND device_id=?",
                               (quarter, device_id)).fetchone()
-        if row is None:
-            return None
-        if row[1] is None:
-            return tuple(PlannedFile(lid) for lid in json.loads(row[0]))
-        return tuple(PlannedFile(lid, sha, size, path) for lid, sha, size, path in json.loads(row[1]))
+        return _planned(row[0], row[1]) if row else None
+
+    def plans(self, quarter: str) -> dict[str, tuple[PlannedFile, ...]]:
+        """``{device_id: its files in play order}`` of every device planned for ``quarter``."""
+        return {r[0]: _planned(r[1], r[2]) for r in self.db.execute(
+            "SELECT device_id, lesson_ids, files FROM plans WHERE quarter=?", (quarter,))}
 
     # -- ingest journal (issue 3) -------------------------------------------------------------
     def add_intent(self, action: str, name: str, sha256: str | None, detail: dict) -> int:
@@ -580,6 +576,12 @@ def _rendition(row: sqlite3.Row) -> Rendition:
         extension=row["extension"], integrated_lufs=row["integrated_lufs"],
         true_peak_dbtp=row["true_peak_dbtp"], gain_db=row["gain_db"],
         notes=tuple(json.loads(row["notes"] or "[]")))
+
+
+def _planned(lesson_ids: str, files: str | None) -> tuple[PlannedFile, ...]:
+    if files is None:  # recorded before the catalog kept the files
+        return tuple(PlannedFile(lid) for lid in json.loads(lesson_ids))
+    return tuple(PlannedFile(lid, sha, size, path) for lid, sha, size, path in json.loads(files))
 
 
 def _event(row: sqlite3.Row) -> Event:

@@ -135,17 +135,15 @@ def adopt_staged_plans(cfg: Config, catalog: Catalog, quarter: Quarter, devices:
         DangkeError: such a manifest cannot be read.
     """
     root = cfg.build / "devices" / str(quarter)
-    adopted = 0
-    with catalog.transaction():
-        for d in devices:
-            planned = catalog.planned_files(str(quarter), d.device_id)
-            path = root / d.device_id / "manifest.json"
-            if planned is None or any(f.sha256 for f in planned) or not path.is_file():
-                continue
-            staged = read_staged(layout.read_manifest, path)
-            catalog.save_plan(str(quarter), d.device_id, planned_files(staged))
-            adopted += 1
-    return adopted
+    plans = catalog.plans(str(quarter))
+    legacy = [d.device_id for d in devices if d.device_id in plans and not any(f.sha256 for f in plans[d.device_id])
+              and (root / d.device_id / "manifest.json").is_file()]
+    if legacy:
+        with catalog.transaction():
+            for device_id in legacy:
+                staged = read_staged(layout.read_manifest, root / device_id / "manifest.json")
+                catalog.save_plan(str(quarter), device_id, planned_files(staged))
+    return len(legacy)
 
 
 def planned_files(playlist: DevicePlaylist) -> list[PlannedFile]:
@@ -158,6 +156,7 @@ def previous_files(catalog: Catalog, quarter: Quarter, devices: list[Device],
     """What each device carried in ``quarter`` (the previous one), as the catalog's plans
     record it; a plan recorded by lesson id only gets today's renditions."""
     now = {p: {t.lesson_id: t for t in ts} for p, ts in by_profile.items()}
+    plans = catalog.plans(str(quarter))
     seen: dict[tuple, tuple[CardFile, ...]] = {}
     out = {}
     for d in devices:
@@ -165,7 +164,7 @@ def previous_files(catalog: Catalog, quarter: Quarter, devices: list[Device],
         files = tuple(CardFile(f.lesson_id, f.sha256, f.bytes, f.card_path) if f.sha256
                       else CardFile(f.lesson_id, tracks_now[f.lesson_id].sha256, tracks_now[f.lesson_id].bytes)
                       if f.lesson_id in tracks_now else CardFile(f.lesson_id, "", 0)
-                      for f in catalog.planned_files(str(quarter), d.device_id) or ())
+                      for f in plans.get(d.device_id, ()))
         if files:
             out[d.device_id] = seen.setdefault(files, files)
     return out
