@@ -121,8 +121,10 @@ def _fleet(cfg, devices: int, player: dict[str, list[tuple]], rng: random.Random
             "device_id": did, "quarter": QUARTER, "profile": "player", "items": items,
             "totals": {"duration_s": sum(secs.values()), "bytes": sum(i["bytes"] for i in items)},
             "category_seconds": secs}, ensure_ascii=False, indent=2), encoding="utf-8")
-        (d / "diff.json").write_text(json.dumps({"device_id": did, "add": items[:8], "keep": items[8:], "remove": [],
-                                                 "bytes_to_write": sum(i["bytes"] for i in items[:8])}), encoding="utf-8")
+        (d / "diff.json").write_text(json.dumps({"device_id": did, "quarter": QUARTER, "previous_quarter": "",
+                                                 "add": items[:8], "keep": items[8:], "remove": [],
+                                                 "bytes_to_write": sum(i["bytes"] for i in items[:8]),
+                                                 "bytes_to_free": 0}), encoding="utf-8")
         if rng.random() < 0.1:
             problems.append([did, town, row[2], row[3], "cdo", "own-dialect", "only 40% in cdo (60% wished)"])
     with open(cfg.registry, "w", newline="", encoding="utf-8") as f:

@@ -179,7 +179,7 @@ def test_pages_show_the_catalogs_values(station):
         lessons = cat.lessons()
         assert lessons
         for lesson in lessons:
-            findings = json.loads(cat.source(lesson.source_sha256)["analysis"])
+            findings = cat.source(lesson.source_sha256).analysis
             html = (reports / "lesson" / f"{lesson.lesson_id}.html").read_text(encoding="utf-8")
             assert lesson.title in html
             assert f"{findings['integrated_lufs']:.1f} LUFS" in html
@@ -192,7 +192,7 @@ def test_pages_show_the_catalogs_values(station):
             assert links, lesson.lesson_id  # published renditions are linked (the crawl checks the links)
         rejected = cat.rejections()
     inbox = (reports / "inbox.html").read_text(encoding="utf-8")
-    assert rejected and rejected[0]["name"] == "壞檔.mp3"
+    assert rejected and rejected[0].name == "壞檔.mp3"
     assert "壞檔.mp3" in inbox and "無法解碼" in inbox and "not decodable audio" in inbox
     assert "錄音.mp3.part" in inbox and "暫存檔名" in inbox  # waiting, with why
     manifests = list((station.parent / "build" / "devices" / "2027Q1").glob("*/manifest.json"))

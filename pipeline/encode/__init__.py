@@ -11,7 +11,6 @@ in parallel (``[encode] jobs``, default one per core, or as tasks on a Dask clus
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -155,7 +154,7 @@ def lesson_jobs(cfg: Config, catalog: Catalog, lessons: Iterable[Lesson],
     jobs, cached = [], 0
     for lesson in lessons:
         src = catalog.source(lesson.source_sha256)
-        findings = json.loads(src["analysis"] or "{}")
+        findings = dict(src.analysis)
         targets = []
         for p in profiles:
             if lifecycle.cached(cfg, catalog, lesson.source_sha256, p) is not None:
@@ -169,7 +168,7 @@ def lesson_jobs(cfg: Config, catalog: Catalog, lessons: Iterable[Lesson],
         if targets:
             mode = _channel_mode(findings)
             jobs.append(SourceJob(key=lesson.source_sha256,
-                                  path=repair.library_copy(cfg.library, lesson.source_sha256, cfg.library / src["path"]),
+                                  path=repair.library_copy(cfg.library, lesson.source_sha256, cfg.library / src.path),
                                   prepare=chain.prepare(mode),
                                   duration_s=lesson.duration_s, targets=tuple(targets),
                                   label=lesson.lesson_id, steps=(f"channels {mode}",)))

@@ -21,7 +21,6 @@ Nothing is lost, duplicated or half-recorded, whatever stops the process:
 from __future__ import annotations
 
 import fcntl
-import json
 import time
 from contextlib import contextmanager
 from dataclasses import replace
@@ -114,7 +113,7 @@ def ingest_pass(cfg: Config, catalog: Catalog, settle_s: float | None = None,
     stopped = False
     with ingest_lock(cfg):
         results += journal.replay(cfg, catalog)
-        pending = {json.loads(row["detail"])["path"] for row in catalog.intents()}
+        pending = {intent.detail["path"] for intent in catalog.intents()}
         files.remove_stale_temps(cfg.library / "originals")
         files.remove_stale_temps(cfg.library / "sidecars")
         waiting += _lift(cfg, catalog)
