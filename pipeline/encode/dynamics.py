@@ -91,7 +91,6 @@ class Plan:
         gets more gain than its frame allows. Computed chunk by chunk (memory does not
         grow with the length)."""
         n = len(frames)
-        edges = frames.edges
         per_chunk = max(1, chunk // max(1, int(frames.rate * meter.FRAME_S)))
         for f0 in range(0, n, per_chunk):
             f1 = min(n, f0 + per_chunk)
@@ -103,11 +102,12 @@ class Plan:
             at[0] = lin[k0] if f0 == 0 else min(lin[k0 - 1], lin[k0])
             at[-1] = lin[k1 - 1] if f1 == n else min(lin[k1 - 1], lin[k1])
             at[1:-1] = np.minimum(lin[k0:k1 - 1], lin[k0 + 1:k1])
-            lengths = np.diff(edges[f0:f1 + 1])
+            edges = frames.edges(f0, f1)
+            lengths = np.diff(edges)
             start32 = at[:-1].astype(np.float32)
             slope32 = ((at[1:] - at[:-1]) / np.maximum(lengths, 1)).astype(np.float32)
-            pos = np.arange(int(edges[f1] - edges[f0]), dtype=np.float32)
-            pos -= np.repeat((edges[f0:f1] - edges[f0]).astype(np.float32), lengths)
+            pos = np.arange(int(edges[-1] - edges[0]), dtype=np.float32)
+            pos -= np.repeat((edges[:-1] - edges[0]).astype(np.float32), lengths)
             yield np.repeat(start32, lengths) + np.repeat(slope32, lengths) * pos
 
 
@@ -127,10 +127,10 @@ def compression_db(frames: Frames, shape: Shape, reference_lufs: float) -> np.nd
     if shape.compress_ratio <= 1.0 or not math.isfinite(reference_lufs):
         return np.zeros(len(frames))
     w = max(1, shape.compress_window_ms)
-    c = np.concatenate([[0.0], np.cumsum(frames.energy)])
+    c = np.concatenate([[0.0], np.cumsum(frames.energy, dtype=np.float64)])
     idx = np.arange(len(frames))
     lo, hi = np.maximum(idx - w // 2, 0), np.minimum(idx + w - w // 2, len(frames))
-    samples = np.maximum(frames.edges[hi] - frames.edges[lo], 1)
+    samples = np.maximum(frames.edges_at(hi) - frames.edges_at(lo), 1)
     level = meter.lufs((c[hi] - c[lo]) / samples)
     over = np.maximum(level - (reference_lufs + shape.compress_threshold_lu), 0.0)
     reduction = over * (1 - 1 / shape.compress_ratio)
@@ -146,10 +146,10 @@ def levelling_db(frames: Frames, shape: Shape, reference_lufs: float) -> np.ndar
     if shape.level_ratio <= 1.0 or not math.isfinite(reference_lufs) or len(frames) == 0:
         return np.zeros(len(frames))
     w = max(1, shape.level_window_ms)
-    c = np.concatenate([[0.0], np.cumsum(frames.energy)])
+    c = np.concatenate([[0.0], np.cumsum(frames.energy, dtype=np.float64)])
     idx = np.arange(len(frames))
     lo, hi = np.maximum(idx - w // 2, 0), np.minimum(idx + w - w // 2, len(frames))
-    samples = np.maximum(frames.edges[hi] - frames.edges[lo], 1)
+    samples = np.maximum(frames.edges_at(hi) - frames.edges_at(lo), 1)
     level = meter.lufs((c[hi] - c[lo]) / samples)
     gain = -(level - reference_lufs) * (1 - 1 / shape.level_ratio)
     gain = np.minimum(gain, shape.level_max_boost_db)
@@ -229,21 +229,19 @@ def plan(frames: Frames, target_lufs: float, ceiling_dbtp: float, max_gain_db: f
     target is not reached at ``max_gain_db`` (the only shortfall a plan may have).
     """
     end = len(frames) if end is None else end
-    sub = Frames(frames.rate, int(frames.edges[end] - frames.edges[start]),
-                 frames.edges[start:end + 1] - frames.edges[start],
-                 frames.energy[start:end], frames.peak[start:end])
+    sub = frames.window(start, end)
     source = meter.integrated(sub)
     if not math.isfinite(source):
         return Plan(0.0, None, source, meter.db(float(sub.peak.max(initial=0.0))), 0.0, False)
     with np.errstate(divide="ignore"):
-        peak_db = 20 * np.log10(np.maximum(sub.peak, 1e-12))
+        peak_db = 20 * np.log10(np.maximum(sub.peak.astype(np.float64), 1e-12))
     pcm_peak_db = peak_db
     comp = levelling_db(sub, shape, source) + compression_db(sub, shape, source)
     ceiling = ceiling_dbtp if ceiling_offset_db is None else ceiling_dbtp - ceiling_offset_db[start:end]
     if noise_factor > 0:
         # the encoder's noise follows the local level: a frame's decoded peak is at most
         # G * (peak + k * rms) where G is the (locally constant) gain at that frame
-        rms = local_rms(sub.energy / np.maximum(np.diff(sub.edges), 1), noise_window_ms)
+        rms = local_rms(sub.energy / np.maximum(np.diff(sub.edges()), 1), noise_window_ms)
         with np.errstate(divide="ignore"):
             peak_db = 20 * np.log10(np.maximum(sub.peak + noise_factor * rms, 1e-12))
 
@@ -277,10 +275,20 @@ def plan(frames: Frames, target_lufs: float, ceiling_dbtp: float, max_gain_db: f
                 limited_db=depth, capped=capped)
 
 
+def at_least(level: float, dtype: np.dtype) -> float:
+    """The smallest value of ``dtype`` that is >= ``level``: ``x >= at_least(level)`` is
+    ``x >= level`` for every ``x`` of that dtype (numpy compares a float32 array with a
+    Python float in float32, which rounds the level)."""
+    v = np.asarray(level, dtype=dtype)
+    if float(v) < level:
+        v = np.nextafter(v, np.asarray(np.inf, dtype=dtype))
+    return v.item() if np.dtype(dtype) == np.float64 else v
+
+
 def trim_range(frames: Frames, threshold_dbfs: float, keep_s: float) -> tuple[int, int]:
     """Frames to keep, ``(start, end)``: leading and trailing silence (every peak below
     ``threshold_dbfs``) is cut down to ``keep_s`` seconds. A silent source is kept whole."""
-    loud = np.flatnonzero(frames.peak >= 10 ** (threshold_dbfs / 20))
+    loud = np.flatnonzero(frames.peak >= at_least(10 ** (threshold_dbfs / 20), frames.peak.dtype))
     if loud.size == 0:
         return 0, len(frames)
     keep = int(round(keep_s / meter.FRAME_S))

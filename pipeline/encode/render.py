@@ -108,7 +108,7 @@ class _Work:
     attempts: int = 0
     codec: chain.Codec | None = None
     source_lra_lu: float = float("nan")
-    decoded: meter.Frames | None = None
+    decoded: meter.Summary | None = None
 
 
 def working_rate(source_rate: int) -> int:
@@ -124,8 +124,9 @@ def _pre(job: SourceJob, profile: DeviceProfile, rate: int) -> tuple[Filter, ...
 
 def measure_source(job: SourceJob, rate: int) -> dict[tuple[Filter, ...], meter.Frames]:
     """Decode the source once; frames of the prepared signal for each distinct treatment."""
-    pres = list(dict.fromkeys(_pre(job, t.profile, rate) for t in job.targets))
-    meters = [meter.Meter(rate, 1, midpoints_only=True) for _ in pres]
+    tempo = {_pre(job, t.profile, rate): t.profile.tempo for t in job.targets}
+    pres = list(tempo)
+    meters = [meter.Meter(rate, 1, midpoints_only=True, duration_hint_s=job.duration_s / tempo[p]) for p in pres]
     ffmpeg.stream_pcm(job.path, [job.prepare + p for p in pres], rate, 1, [m.feed for m in meters],
                       duration_hint=job.duration_s)
     return {p: m.frames() for p, m in zip(pres, meters)}
@@ -157,7 +158,7 @@ def onset_offsets(frames: meter.Frames, codec: chain.Codec, threshold_dbfs: floa
     else 0; None when the codec needs none."""
     if codec.onset_headroom_db <= 0 or codec.onset_s <= 0:
         return None
-    loud = np.flatnonzero(frames.peak >= 10 ** (threshold_dbfs / 20))
+    loud = np.flatnonzero(frames.peak >= dynamics.at_least(10 ** (threshold_dbfs / 20), frames.peak.dtype))
     offsets = np.zeros(len(frames))
     if loud.size:
         first = int(loud[0])
@@ -187,9 +188,8 @@ def _output(w: _Work, job: SourceJob, rate: int, source: ffmpeg.Probe | None = N
     assert plan is not None
     w.target.dest.parent.mkdir(parents=True, exist_ok=True)
     w.tmp = w.target.dest.with_name(f".{uuid.uuid4().hex}.tmp.{p.extension}")
-    edges = w.frames.edges
-    trim = (int(edges[w.trim[0]]), int(edges[w.trim[1]]))
-    trim = None if trim == (0, int(edges[-1])) else trim
+    trim = tuple(int(v) for v in w.frames.edges_at(np.array(w.trim)))
+    trim = None if trim == (0, w.frames.samples) else trim
     frames = w.frames
     coding = _history(w, job, rate, source) if p.format == "wav" else ""
     if plan.curve_db is None:
@@ -209,22 +209,31 @@ def verify(path: Path, profile: DeviceProfile, duration_hint: float | None = Non
     Raises:
         ToolError: the file cannot be decoded.
     """
-    frames = verify_frames(path, profile, duration_hint, expected_peak_dbtp)
-    return replace(meter.measure(frames), curve=meter.curve(frames))
+    s = verify_summary(path, profile, duration_hint, expected_peak_dbtp)
+    return replace(s.loudness(), curve=s.curve())
 
 
-def verify_frames(path: Path, profile: DeviceProfile, duration_hint: float | None = None,
-                  expected_peak_dbtp: float | None = None) -> meter.Frames:
-    """The 1 ms frames of a decoded rendition (see :func:`verify`; peaks exact within
-    2 dB of the expected peak or the ceiling, over-estimated below).
+def verify_summary(path: Path, profile: DeviceProfile, duration_hint: float | None = None,
+                   expected_peak_dbtp: float | None = None) -> meter.Summary:
+    """The measurement of a decoded rendition, streamed (memory does not grow with its
+    1 ms frames): loudness, curve, and the frames whose true peak passes the ceiling
+    less :data:`PEAK_SLACK_DB` (see :func:`verify`; peaks exact within 2 dB of the
+    expected peak or the ceiling, over-estimated below).
 
     Raises:
         ToolError: the file cannot be decoded.
     """
     floor = min(profile.true_peak_dbtp, expected_peak_dbtp) - 2.0 if expected_peak_dbtp is not None else None
-    m = meter.Meter(profile.sample_rate, profile.channels, exact_within_db=0.0, floor_dbtp=floor)
+    summary = meter.Summary(profile.sample_rate, keep_above=10 ** ((_accepted_peak(profile) - 0.001) / 20))
+    m = meter.Meter(profile.sample_rate, profile.channels, exact_within_db=0.0, floor_dbtp=floor, sink=summary.add)
     ffmpeg.stream_pcm(path, [()], profile.sample_rate, profile.channels, [m.feed], duration_hint=duration_hint)
-    return m.frames()
+    summary.samples = m.finish()
+    return summary
+
+
+def _accepted_peak(p: DeviceProfile) -> float:
+    """The highest true peak (dBTP) a rendition of ``p`` is accepted with."""
+    return p.true_peak_dbtp - PEAK_SLACK_DB
 
 
 def _accepts(w: _Work, got: meter.Loudness, settings: Settings) -> bool:
@@ -260,10 +269,11 @@ def _correct(w: _Work, got: meter.Loudness) -> None:
     if w.decoded is None or abs(p.tempo - 1.0) > 1e-6:
         offsets += over + 0.5
     else:
+        frames, peaks = w.decoded.overshoots()
         with np.errstate(divide="ignore"):
-            excess = 20 * np.log10(np.maximum(w.decoded.peak, 1e-12)) - (p.true_peak_dbtp - PEAK_SLACK_DB)
+            excess = 20 * np.log10(np.maximum(peaks, 1e-12)) - (p.true_peak_dbtp - PEAK_SLACK_DB)
         for i in np.flatnonzero(excess > 0):
-            at = w.trim[0] + int(i)
+            at = w.trim[0] + int(frames[i])
             lo, hi = max(0, at - LOCAL_SPAN_MS), min(n, at + LOCAL_SPAN_MS + 1)
             offsets[lo:hi] = np.maximum(offsets[lo:hi], (w.ceiling_offset[lo:hi] if w.ceiling_offset is not None
                                                          else 0.0) + excess[i] + 0.5)
@@ -326,9 +336,7 @@ def render_job(job: SourceJob, settings: Settings = Settings()) -> JobResult:
 
 def _window(frames: meter.Frames, span: tuple[int, int]) -> meter.Frames:
     """Frames ``span[0]:span[1]`` as a signal of their own."""
-    a, b = span
-    return meter.Frames(frames.rate, int(frames.edges[b] - frames.edges[a]), frames.edges[a:b + 1] - frames.edges[a],
-                        frames.energy[a:b], frames.peak[a:b])
+    return frames.window(*span)
 
 
 def _verify_all(pending: list[_Work], duration_s: float) -> list[meter.Loudness | ToolError]:
@@ -337,8 +345,8 @@ def _verify_all(pending: list[_Work], duration_s: float) -> list[meter.Loudness 
     def one(w: _Work) -> meter.Loudness | ToolError:
         assert w.tmp is not None and w.plan is not None
         try:
-            w.decoded = verify_frames(w.tmp, w.target.profile, duration_s, w.plan.predicted_peak_dbtp)
-            return replace(meter.measure(w.decoded), curve=meter.curve(w.decoded))
+            w.decoded = verify_summary(w.tmp, w.target.profile, duration_s, w.plan.predicted_peak_dbtp)
+            return replace(w.decoded.loudness(), curve=w.decoded.curve())
         except ToolError as exc:
             return exc
 
