@@ -35,7 +35,7 @@ from ..fsutil import sha256_file
 from ..media import ffmpeg, meter
 from ..media.ffmpeg import Filter, Output
 from ..models import DeviceProfile, Rendition
-from . import chain, dynamics, history
+from . import chain, chunked, dynamics, history
 from ..config import CHAIN_VERSION as CHAIN
 
 MAX_ATTEMPTS = 2
@@ -103,7 +103,7 @@ class _Work:
     target_lufs: float
     ceiling_dbtp: float
     plan: dynamics.Plan | None = None
-    ceiling_offset: np.ndarray | None = None
+    ceiling_offset: "chunked.Column | None" = None
     tmp: Path | None = None
     attempts: int = 0
     codec: chain.Codec | None = None
@@ -152,16 +152,16 @@ def _plan(w: _Work, settings: Settings) -> None:
         w.plan = one(replace(shape, limit_attack_db_ms=attack, limit_release_db_ms=release))
 
 
-def onset_offsets(frames: meter.Frames, codec: chain.Codec, threshold_dbfs: float) -> np.ndarray | None:
+def onset_offsets(frames: meter.Frames, codec: chain.Codec, threshold_dbfs: float) -> "chunked.Column | None":
     """Per-frame ceiling offsets (dB): ``codec.onset_headroom_db`` for ``codec.onset_s``
     seconds from the first frame whose peak reaches ``threshold_dbfs`` (the first sound),
     else 0; None when the codec needs none."""
     if codec.onset_headroom_db <= 0 or codec.onset_s <= 0:
         return None
-    loud = np.flatnonzero(frames.peak >= dynamics.at_least(10 ** (threshold_dbfs / 20), frames.peak.dtype))
-    offsets = np.zeros(len(frames))
-    if loud.size:
-        first = int(loud[0])
+    loud = dynamics.sounding(frames, threshold_dbfs)
+    offsets = chunked.zeros(len(frames))
+    if loud is not None:
+        first = loud[0]
         offsets[first:first + int(round(codec.onset_s / meter.FRAME_S))] = codec.onset_headroom_db
     return offsets
 
@@ -265,9 +265,10 @@ def _correct(w: _Work, got: meter.Loudness) -> None:
     if over <= 0:
         return
     n = len(w.frames)
-    offsets = np.zeros(n) if w.ceiling_offset is None else w.ceiling_offset.copy()
+    offsets = chunked.zeros(n) if w.ceiling_offset is None else chunked.copy(w.ceiling_offset)
     if w.decoded is None or abs(p.tempo - 1.0) > 1e-6:
-        offsets += over + 0.5
+        for a, b in chunked.spans(n):
+            offsets[a:b] = offsets[a:b] + (over + 0.5)
     else:
         frames, peaks = w.decoded.overshoots()
         with np.errstate(divide="ignore"):

@@ -373,9 +373,24 @@ def block_mean_squares(frames: Frames, energy: np.ndarray | None = None, span: i
     window_samples = frames.rate * FRAME_S * span
     if n < span:
         return np.array([e.astype(np.float64).sum() / window_samples]) if n else np.zeros(0)
-    c = np.concatenate([[0.0], np.cumsum(e, dtype=np.float64)])
     starts = np.arange(0, n - span + 1, hop)
-    return (c[starts + span] - c[starts]) / window_samples
+    if span % hop:
+        c = np.concatenate([[0.0], np.cumsum(e, dtype=np.float64)])
+        return (c[starts + span] - c[starts]) / window_samples
+    c = running_sums(e, hop)
+    return (c[(starts + span) // hop] - c[starts // hop]) / window_samples
+
+
+def running_sums(e: np.ndarray, step: int, chunk: int = 1 << 16) -> np.ndarray:
+    """``c[0], c[step], c[2 step], ...`` of ``c = [0, cumsum(e)]`` (float64, summed in order
+    exactly as ``np.cumsum``), a chunk at a time: no array of ``e``'s length is made."""
+    marks = [np.zeros(1)]
+    total = 0.0
+    for a in range(0, e.size, chunk):
+        c = np.cumsum(np.concatenate([[total], e[a:a + chunk]]), dtype=np.float64)
+        marks.append(c[(-a) % step or step::step])
+        total = float(c[-1])
+    return np.concatenate(marks)
 
 
 def gated_loudness(blocks: np.ndarray) -> float:
