@@ -118,7 +118,7 @@ class Cumulative:
         for a, b in spans(n):
             c = np.cumsum(np.concatenate([[total], values(a, b)]), dtype=np.float64)
             first = (-a) % self.STEP or self.STEP
-            marks.append(c[first::self.STEP])
+            marks.append(c[first::self.STEP].copy())   # not a view: it would keep the chunk
             total = float(c[-1])
         self.marks = np.concatenate(marks)
         """``c`` at frames 0, 100, 200, ... (the last at or before ``n``)."""

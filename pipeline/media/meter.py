@@ -388,7 +388,7 @@ def running_sums(e: np.ndarray, step: int, chunk: int = 1 << 16) -> np.ndarray:
     total = 0.0
     for a in range(0, e.size, chunk):
         c = np.cumsum(np.concatenate([[total], e[a:a + chunk]]), dtype=np.float64)
-        marks.append(c[(-a) % step or step::step])
+        marks.append(c[(-a) % step or step::step].copy())   # not a view of the chunk
         total = float(c[-1])
     return np.concatenate(marks)
 
