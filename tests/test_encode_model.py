@@ -249,15 +249,19 @@ def _lecture_frames(seconds: float) -> meter.Frames:
     return m.frames()
 
 
-@pytest.mark.parametrize("chunk, spill", [(977, 1000), (1 << 16, 1 << 20)])
-def test_the_chunked_plan_is_the_whole_array_plan_bit_for_bit(monkeypatch, chunk, spill):
+@pytest.mark.parametrize("chunk, spill_frames", [(977, 1000), (1 << 16, 1 << 20)])
+def test_the_chunked_plan_is_the_whole_array_plan_bit_for_bit(monkeypatch, chunk, spill_frames):
     """Issue 11 item 5: the plan works in bounded chunks (per-frame columns in temporary
     files past ``SPILL_FRAMES``) and decides exactly what the whole-array computation
     decides, so renditions stay byte-identical; chunk edges fall everywhere here."""
     from pipeline.encode import chunked, dynamics
+    from pipeline.media import spill
     monkeypatch.setattr(chunked, "CHUNK", chunk)
-    monkeypatch.setattr(chunked, "SPILL_FRAMES", spill)
+    monkeypatch.setattr(spill, "SPILL_FRAMES", spill_frames)
     frames = _lecture_frames(12.0)
+    on_disk = meter.Frames(frames.rate, frames.samples, spill.Spill(0, np.float32), spill.Spill(0, np.float32))
+    on_disk.energy.append(frames.energy)
+    on_disk.peak.append(frames.peak)
     offsets = np.zeros(len(frames))
     offsets[600:1100] = 3.0
     offsets[7000:7060] = 1.37
@@ -265,13 +269,15 @@ def test_the_chunked_plan_is_the_whole_array_plan_bit_for_bit(monkeypatch, chunk
                   chain.shape(PROFILES["loudspeaker"]), dynamics.Shape(limit_attack_db_ms=16, limit_release_db_ms=16)):
         for kw in ({}, {"start": 300, "end": len(frames) - 200, "noise_factor": 1.1, "noise_window_ms": 23,
                         "ceiling_offset_db": offsets}):
-            got = dynamics.plan(frames, -16.0, -2.0, 30.0, shape, **kw)
+            got = dynamics.plan(on_disk if spill_frames < 10_000 else frames, -16.0, -2.0, 30.0, shape, **kw)
             want = dynamics.plan_whole(frames, -16.0, -2.0, 30.0, shape, **kw)
             assert (got.gain_db, got.predicted_lufs, got.predicted_peak_dbtp, got.limited_db, got.capped) == \
                    (want.gain_db, want.predicted_lufs, want.predicted_peak_dbtp, want.limited_db, want.capped)
             assert (got.curve_db is None) == (want.curve_db is None)
+            assert dynamics.trim_range(on_disk, -50.0, 0.5) == dynamics.trim_range(frames, -50.0, 0.5)
+            assert meter.loudness_range(on_disk.window(300, 9000)) == meter.loudness_range(frames.window(300, 9000))
             if want.curve_db is not None:
-                assert isinstance(got.curve_db, chunked.Spill) == (len(frames) > spill)
+                assert isinstance(got.curve_db, chunked.Spill) == (len(frames) > spill_frames)
                 assert np.array_equal(np.asarray(got.curve_db), want.curve_db)
                 assert np.array_equal(np.concatenate(list(got.envelope(frames))),
                                       np.concatenate(list(want.envelope(frames))))
@@ -284,7 +290,8 @@ def test_planning_memory_does_not_grow_with_the_lesson(monkeypatch):
     import tracemalloc
 
     from pipeline.encode import chunked, dynamics
-    monkeypatch.setattr(chunked, "SPILL_FRAMES", 1 << 18)
+    from pipeline.media import spill
+    monkeypatch.setattr(spill, "SPILL_FRAMES", 1 << 18)
     rng = np.random.default_rng(7)
     n = 1_200_000
     talk = (np.arange(n) // 700) % 3 != 0

@@ -1,9 +1,8 @@
 """Per-frame arrays of a long lesson worked through in bounded chunks (numpy, no policy).
 
 The gain plan of :mod:`.dynamics` needs several per-frame (1 ms) float64 arrays at once:
-at 2 hours each is 58 MB. Here they are :class:`Spill` columns: arrays kept in an
-unlinked temporary file and read and written a chunk at a time (``os.pread`` /
-``os.pwrite``: the pages sit in the kernel's cache, not in the process), so resident
+at 2 hours each is 58 MB. Here they are :class:`~pipeline.media.spill.Spill` columns
+(arrays in an unlinked temporary file, read and written a chunk at a time), so resident
 memory does not grow with the lesson. Short signals use plain numpy arrays (:func:`column`).
 
 The primitives compute what the whole-array numpy expressions of :mod:`.dynamics`
@@ -14,62 +13,18 @@ from chunk to chunk, both ways.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from typing import Callable, Iterator
 
 import numpy as np
 
+from ..media import spill
+from ..media.spill import Spill
+
+__all__ = ["CHUNK", "Spill", "Column", "column", "zeros", "copy", "spans", "Cumulative",
+           "window_sums", "ramps", "slew"]
+
 CHUNK = 1 << 16
 """Frames per step (65 s of 1 ms frames: 512 KiB of float64)."""
-SPILL_FRAMES = 1 << 20
-"""Columns longer than this (17 minutes of frames) go to a temporary file."""
-
-
-class Spill:
-    """A 1-D array of ``n`` values of ``dtype`` in an unlinked temporary file; supports
-    ``len``, ``x[a:b]`` (a copy) and ``x[a:b] = values``. The file goes with the object.
-
-    Raises:
-        OSError: the temporary folder is not writable or full.
-    """
-
-    def __init__(self, n: int, dtype: type = np.float64) -> None:
-        self.dtype = np.dtype(dtype)
-        self.size = n
-        fd, name = tempfile.mkstemp(prefix="dangke-plan-")
-        os.unlink(name)
-        self._fd = fd
-        os.ftruncate(fd, n * self.dtype.itemsize)
-
-    def __len__(self) -> int:
-        return self.size
-
-    def _span(self, key: slice) -> tuple[int, int]:
-        a, b, step = key.indices(self.size)
-        if step != 1:
-            raise IndexError("only contiguous slices")
-        return a, max(a, b)
-
-    def __getitem__(self, key: slice) -> np.ndarray:
-        a, b = self._span(key)
-        k = self.dtype.itemsize
-        data = os.pread(self._fd, (b - a) * k, a * k)
-        return np.frombuffer(data, dtype=self.dtype).copy()
-
-    def __setitem__(self, key: slice, values: np.ndarray | float) -> None:
-        a, b = self._span(key)
-        v = np.broadcast_to(np.asarray(values, dtype=self.dtype), (b - a,))
-        os.pwrite(self._fd, np.ascontiguousarray(v).tobytes(), a * self.dtype.itemsize)
-
-    def __array__(self, dtype: type | None = None, copy: bool | None = None) -> np.ndarray:
-        whole = self[0:self.size]
-        return whole if dtype is None else whole.astype(dtype)
-
-    def __del__(self) -> None:
-        fd, self._fd = getattr(self, "_fd", -1), -1
-        if fd >= 0:
-            os.close(fd)
 
 
 Column = "np.ndarray | Spill"
@@ -77,7 +32,7 @@ Column = "np.ndarray | Spill"
 
 def column(n: int, dtype: type = np.float64) -> "np.ndarray | Spill":
     """An array of ``n`` values: numpy for short signals, a :class:`Spill` for long ones."""
-    return np.empty(n, dtype=dtype) if n <= SPILL_FRAMES else Spill(n, dtype)
+    return np.empty(n, dtype=dtype) if n <= spill.SPILL_FRAMES else Spill(n, dtype)
 
 
 def zeros(n: int) -> "np.ndarray | Spill":

@@ -498,7 +498,11 @@ def trim_range(frames: Frames, threshold_dbfs: float, keep_s: float) -> tuple[in
 
 def sounding(frames: Frames, threshold_dbfs: float) -> tuple[int, int] | None:
     """The first and the last frame whose peak reaches ``threshold_dbfs``; None if none."""
-    loud = frames.peak >= at_least(10 ** (threshold_dbfs / 20), frames.peak.dtype)
-    if not loud.any():
-        return None
-    return int(np.argmax(loud)), len(loud) - 1 - int(np.argmax(loud[::-1]))
+    level = at_least(10 ** (threshold_dbfs / 20), frames.peak.dtype)
+    first = last = None
+    for a, b in chunked.spans(len(frames)):
+        loud = np.flatnonzero(frames.peak[a:b] >= level)
+        if loud.size:
+            first = a + int(loud[0]) if first is None else first
+            last = a + int(loud[-1])
+    return None if first is None else (first, last)

@@ -34,6 +34,8 @@ from typing import Callable
 import numpy as np
 from scipy import signal
 
+from . import spill
+
 ABSOLUTE_GATE_LUFS = -70.0
 RELATIVE_GATE_LU = -10.0
 LRA_RELATIVE_GATE_LU = -20.0
@@ -129,7 +131,8 @@ class Frames:
     ``energy`` is the sum over the frame's samples of the channel-weighted squared
     K-weighted signal; ``peak`` the frame's true peak (linear, never under-estimated);
     both float32 from :class:`Meter` (what it computes in; a verifier's peak bounds stay
-    float64), 4 bytes per frame each. ``rate`` in Hz; ``samples`` the signal's length;
+    float64), 4 bytes per frame each; numpy arrays, or for a long signal measured with a
+    duration hint :class:`~pipeline.media.spill.Spill` columns (slices only). ``rate`` in Hz; ``samples`` the signal's length;
     ``offset`` the index of the first frame on the 1 ms grid of the signal a window was
     cut from. The frame edges are not stored: :meth:`edges` computes them.
     """
@@ -160,7 +163,11 @@ class Frames:
     def window(self, a: int, b: int) -> "Frames":
         """Frames ``a:b`` as a signal of their own (views, no copy)."""
         ea, eb = (int(v) for v in self.edges_at(np.array([a, b])))
-        return Frames(self.rate, eb - ea, self.energy[a:b], self.peak[a:b], self.offset + a)
+        return Frames(self.rate, eb - ea, _cut(self.energy, a, b), _cut(self.peak, a, b), self.offset + a)
+
+
+def _cut(x: "np.ndarray | spill.Spill", a: int, b: int) -> "np.ndarray | spill.Spill":
+    return x.view(a, b) if isinstance(x, spill.Spill) else x[a:b]
 
 
 @dataclass(frozen=True)
@@ -209,9 +216,14 @@ class Meter:
         self._energy_buf = np.zeros((0,), dtype=np.float32)
         # frame figures: float32 (what the meter computes in); the peak bounds of a
         # verifier (``exact_within_db``) are float64 products and stay float64
+        # (a long signal's, by ``duration_hint_s``, in temporary files: :mod:`.spill`)
         capacity = int(duration_hint_s / FRAME_S * 1.01) + 1024 if duration_hint_s and sink is None else 0
-        self._energy = _Column(np.float32, capacity)
-        self._peak = _Column(np.float32 if exact_within_db is None else np.float64, capacity)
+        peak_type = np.float32 if exact_within_db is None else np.float64
+        if capacity > spill.SPILL_FRAMES:
+            self._energy: "_Column | spill.Spill" = spill.Spill(0, np.float32)
+            self._peak: "_Column | spill.Spill" = spill.Spill(0, peak_type)
+        else:
+            self._energy, self._peak = _Column(np.float32, capacity), _Column(peak_type, capacity)
         self._sink = sink
         self._max_peak = 10 ** (floor_dbtp / 20) if floor_dbtp is not None else 0.0
         self._last_peak = 0.0
@@ -339,6 +351,8 @@ class Meter:
         if self._sink is not None:
             raise ValueError("the frames went to the sink")
         self.finish()
+        if isinstance(self._energy, spill.Spill):
+            return Frames(rate=self.rate, samples=self._pos, energy=self._energy, peak=self._peak)
         return Frames(rate=self.rate, samples=self._pos, energy=self._energy.array(), peak=self._peak.array())
 
 
@@ -372,7 +386,7 @@ def block_mean_squares(frames: Frames, energy: np.ndarray | None = None, span: i
     n = e.size
     window_samples = frames.rate * FRAME_S * span
     if n < span:
-        return np.array([e.astype(np.float64).sum() / window_samples]) if n else np.zeros(0)
+        return np.array([np.asarray(e[0:n], dtype=np.float64).sum() / window_samples]) if n else np.zeros(0)
     starts = np.arange(0, n - span + 1, hop)
     if span % hop:
         c = np.concatenate([[0.0], np.cumsum(e, dtype=np.float64)])
