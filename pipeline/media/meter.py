@@ -549,16 +549,17 @@ class Summary:
     :func:`curve` give for the same frames.
     """
 
-    def __init__(self, rate: int, keep_above: float = math.inf) -> None:
+    def __init__(self, rate: int, keep_above: float = math.inf, duration_hint_s: float | None = None) -> None:
         self.rate, self.samples, self.frames = rate, 0, 0
         self._keep_above = keep_above
         self._sum = 0.0
-        self._c = _Column(np.float64)
+        marks = int(duration_hint_s / FRAME_S / _C_STEP * 1.01) + 1024 if duration_hint_s else 0
+        self._c = _Column(np.float64, marks)
         self._c.extend(np.zeros(1))
         self._head: list[np.ndarray] = []
         self._head_n = 0
-        self._block_e = _Column(np.float64)
-        self._block_p = _Column(np.float64)
+        self._block_e = _Column(np.float64, marks // _CURVE_HOP * _C_STEP)
+        self._block_p = _Column(np.float64, marks // _CURVE_HOP * _C_STEP)
         self._tail_e = np.zeros(0)
         self._tail_p = np.zeros(0)
         self._max_peak = 0.0
