@@ -41,7 +41,8 @@ import soundfile
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.config import load_config, profile_hash  # noqa: E402
+from pipeline.config import load_config  # noqa: E402
+from pipeline.encode.lifecycle import profile_hash  # noqa: E402
 from pipeline.encode import chain  # noqa: E402
 from pipeline.encode.render import Settings, SourceJob, Target, render_job  # noqa: E402
 from pipeline.media import meter  # noqa: E402

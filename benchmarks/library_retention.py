@@ -37,7 +37,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from pipeline.cli import main  # noqa: E402
-from pipeline.config import load_config, profile_hash  # noqa: E402
+from pipeline.config import load_config  # noqa: E402
+from pipeline.encode.lifecycle import profile_hash  # noqa: E402
 
 SLOTS = {"900": 24, "300": 16, "1200": 24, "600": 16}
 

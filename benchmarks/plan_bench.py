@@ -40,7 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipeline.models import CategoryRule, Device, Quarter, Track, VillageOrder  # noqa: E402
 from pipeline.plan import process_map  # noqa: E402
-from playlists.quarter import GroupWishes, QuarterRules, plan_quarter  # noqa: E402
+from playlists.demand import GroupWishes, QuarterRules  # noqa: E402
+from playlists.quarter import plan_quarter  # noqa: E402
 from playlists.report import CardFile, device_diffs, fleet_summary, lesson_ids  # noqa: E402
 
 Q = Quarter(2027, 1)

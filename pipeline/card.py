@@ -34,6 +34,7 @@ from . import __version__
 from .cardfs import Card
 from .cardsource import HttpSource, Source, StoreSource, open_source
 from .errors import DangkeError, StoreError
+from .layout import read_index, read_manifest
 from .models import Quarter
 
 FOLDER = "DANGKE"
@@ -109,11 +110,10 @@ def read_published(source: Source, device_id: str, quarter: str) -> Published:
             does not match its checksum (a publish in progress or a stale cache).
     """
     try:
-        index = json.loads(source.get("index.json"))
-        files = dict(index["files"])
-        generation = int(index.get("generation", 0))
-    except (ValueError, KeyError, TypeError) as exc:
+        index = read_index(source.get("index.json"))
+    except ValueError as exc:
         raise StoreError(f"index.json of {source.describe()} is not a dangke index", fix="check --from") from exc
+    files, generation = index.files, index.generation
     base = f"devices/{quarter}/{device_id}/"
     if base + "manifest.json" not in files:
         raise CardRefused(f"{device_id} has no playlist for {quarter} in generation {generation} of "
@@ -121,25 +121,25 @@ def read_published(source: Source, device_id: str, quarter: str) -> Published:
     docs = {}
     for name in ("manifest.json", PLAYLIST):
         data = source.get(base + name)
-        want = files.get(base + name, {})
-        if _sha(data) != want.get("sha256") or len(data) != want.get("bytes"):
+        want = files.get(base + name)
+        if want is None or _sha(data) != want.sha256 or len(data) != want.bytes:
             raise CardRefused(f"{base + name} does not match index.json (generation {generation})",
                               fix="the store is being published or a cache is stale; try again in a few minutes")
         docs[name] = data
-    manifest = json.loads(docs["manifest.json"])
-    if manifest.get("device_id") != device_id or manifest.get("quarter") != quarter:
-        raise CardRefused(f"{base}manifest.json is for {manifest.get('device_id')} {manifest.get('quarter')}",
+    try:
+        manifest = read_manifest(docs["manifest.json"])
+    except ValueError as exc:
+        raise CardRefused(f"{base}manifest.json is not a dangke manifest ({exc})", fix="republish the plan") from exc
+    if manifest.device_id != device_id or manifest.quarter != quarter:
+        raise CardRefused(f"{base}manifest.json is for {manifest.device_id} {manifest.quarter}",
                           fix="republish the plan")
     targets = []
-    for i in manifest.get("items", []):
-        try:
-            name, sha, size, key = str(i["card_path"]), str(i["sha256"]), int(i["bytes"]), str(i["key"])
-        except (KeyError, TypeError, ValueError):
-            name, sha, size, key = repr(i)[:40], "", 0, ""
+    for i in manifest.items:
+        name, sha, key = str(i.card_path), str(i.sha256), str(i.key)
         if not _SAFE_NAME.match(name) or name.casefold() in (PLAYLIST, DEPLOYMENT) or \
-                not re.fullmatch(r"[0-9a-f]{64}", sha) or not key:
+                not re.fullmatch(r"[0-9a-f]{64}", sha) or not key or not isinstance(i.bytes, int):
             raise CardRefused(f"{base}manifest.json has an unusable item {name!r}", fix="republish the plan")
-        targets.append(Target(name, sha, size, key, str(i.get("lesson_id") or ""), str(i.get("title") or "")))
+        targets.append(Target(name, sha, i.bytes, key, str(i.lesson_id or ""), str(i.title or "")))
     if len({t.name.casefold() for t in targets}) != len(targets):
         raise CardRefused(f"{base}manifest.json repeats a card path", fix="republish the plan")
     targets.append(Target(PLAYLIST, _sha(docs[PLAYLIST]), len(docs[PLAYLIST])))

@@ -85,5 +85,5 @@ def open_source(spec: str, root: Path | None = None, store=None) -> Source:
         return HttpSource(spec)
     if store is not None:
         return StoreSource(store)
-    from .publish.store import open_store
+    from .publish.targets import open_store
     return StoreSource(open_store(spec, root or Path.cwd()))

@@ -567,7 +567,7 @@ def listens(obj: Context, logs: tuple[str, ...], cards: tuple[Path, ...]) -> Non
         for spec in logs:
             store = None
             if spec.startswith("s3://"):
-                from .publish.store import open_store
+                from .publish.targets import open_store
                 p = cfg.publish
                 store = open_store(spec, cfg.root, endpoint_url=p.endpoint_url, region=p.region,
                                    addressing_style=p.addressing_style, timeout_s=p.timeout_s,

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
-import json
 import os
 import re
 import tomllib
@@ -22,6 +20,7 @@ import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import formats
 from .errors import ConfigError
 from .models import CategoryRule, ChannelSpec, ClockSpec, DeviceProfile, SlotSpec
 from .vocab import CATEGORIES, DIALECTS, accepted_categories, accepted_dialects, category_code, dialect_code
@@ -318,16 +317,6 @@ class Config:
         return dt.datetime.now(self.tz).date()
 
 
-CHAIN_VERSION = "4"
-"""Version of the encode chain; part of every rendition's cache key."""
-
-
-def profile_hash(profile: DeviceProfile) -> str:
-    """A short hash of a profile's settings and the chain version (rendition cache key)."""
-    blob = json.dumps([CHAIN_VERSION, dataclasses.asdict(profile)], sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
 def find_config(explicit: str | None) -> Path:
     """The config path per the contract: ``--config``, ``$DANGKE_CONFIG``, ``./dangke.toml``."""
     chosen = explicit or os.environ.get("DANGKE_CONFIG") or "dangke.toml"
@@ -541,9 +530,6 @@ def _section(cls: type, table: object, where: str, path: Path, **extra: object):
                           fix="add the key(s)") from exc
 
 
-_FORMATS = {"mp3": "mp3", "wav": "wav", "m4a": "m4a"}
-
-
 def _profiles(table: dict, path: Path) -> dict[str, DeviceProfile]:
     if not isinstance(table, dict) or not table:
         raise ConfigError("no [profiles.<name>] defined", path=path,
@@ -552,14 +538,10 @@ def _profiles(table: dict, path: Path) -> dict[str, DeviceProfile]:
     for name, body in sorted(table.items()):
         body = dict(body) if isinstance(body, dict) else body
         if isinstance(body, dict):
-            body.setdefault("extension", _FORMATS.get(str(body.get("format")), "bin"))
+            fmt = formats.FORMATS.get(str(body.get("format")))
+            body.setdefault("extension", fmt.extension if fmt is not None else "bin")
         prof = _section(DeviceProfile, body, f"profiles.{name}", path, name=name)
-        if prof.format not in _FORMATS:
-            raise ConfigError(f"[profiles.{name}] format = {prof.format!r} is not supported",
-                              path=path, fix="use mp3, wav or m4a")
-        if prof.format != "wav" and not prof.bitrate_kbps:
-            raise ConfigError(f"[profiles.{name}] needs bitrate_kbps for format {prof.format}",
-                              path=path, fix="add e.g. bitrate_kbps = 64")
+        _check_format(prof, path)
         if prof.true_peak_dbtp > 0 or not -70 < prof.loudness_lufs < 0:
             raise ConfigError(f"[profiles.{name}] loudness_lufs/true_peak_dbtp out of range",
                               path=path, fix="e.g. loudness_lufs = -16.0, true_peak_dbtp = -1.5")
@@ -567,6 +549,25 @@ def _profiles(table: dict, path: Path) -> dict[str, DeviceProfile]:
             raise ConfigError(f"[profiles.{name}] channels must be 1 or 2", path=path, fix="")
         profiles[name] = prof
     return profiles
+
+
+def _check_format(prof: DeviceProfile, path: Path) -> None:
+    """``[profiles.<name>]`` ``format``, ``bitrate_kbps``, ``sample_rate`` and ``tags``
+    against the format's entry in :data:`pipeline.formats.FORMATS`."""
+    where = f"[profiles.{prof.name}]"
+    fmt = formats.FORMATS.get(prof.format)
+    if fmt is None:
+        raise ConfigError(f"{where} format = {prof.format!r} is not supported",
+                          path=path, fix=f"use {', '.join(formats.FORMATS)}")
+    if fmt.lossy and not prof.bitrate_kbps:
+        raise ConfigError(f"{where} needs bitrate_kbps for format {prof.format}",
+                          path=path, fix="add e.g. bitrate_kbps = 64")
+    if fmt.sample_rates and prof.sample_rate not in fmt.sample_rates:
+        raise ConfigError(f"{where} sample_rate = {prof.sample_rate} is not one format {prof.format} takes",
+                          path=path, fix=f"use {', '.join(map(str, fmt.sample_rates))}")
+    if prof.tags not in (fmt.tag_style, "none"):
+        raise ConfigError(f"{where} tags = {prof.tags!r} does not go with format {prof.format}",
+                          path=path, fix=f'use tags = "{fmt.tag_style}" (or "none")')
 
 
 def _rules(table: dict, path: Path) -> tuple[CategoryRule, ...]:
@@ -745,5 +746,4 @@ def _slot(body: object, where: str, path: Path) -> SlotSpec:
                     pinned=tuple(p.strip() for p in pinned))
 
 
-__all__ = ["Config", "load_config", "find_config", "profile_hash", "CHAIN_VERSION",
-           "CATEGORIES", "DIALECTS"]
+__all__ = ["Config", "load_config", "find_config", "CATEGORIES", "DIALECTS"]

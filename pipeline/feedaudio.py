@@ -38,10 +38,10 @@ def podcast_version(cfg: Config, catalog: Catalog, aired: Rendition | None) -> R
     name = _profile(cfg)
     if not name or aired is None or aired.profile == name or _ready(cfg, aired.profile):
         return None
-    from .encode import current_rendition
+    from .encode import lifecycle
     for source in (aired.source_sha256, f"{aired.sha256}+asset"):
-        r = current_rendition(cfg, catalog, source, name)
-        if r is not None and (cfg.library / r.path).is_file():
+        r = lifecycle.cached(cfg, catalog, source, cfg.profiles[name])
+        if r is not None:
             return r
     return None
 

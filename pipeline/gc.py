@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Iterator
 
 from .catalog import Catalog, now_iso
-from .config import Config, profile_hash
+from .config import Config
+from .encode.lifecycle import profile_hash
 from .errors import DangkeError
 from .fsutil import sha256_file
 from .ingest.journal import crash_point
@@ -96,10 +97,9 @@ def needs(cfg: Config, catalog: Catalog, when: dt.datetime | None = None) -> Nee
     quarters, the feeds at ``when``), and the current encodes of current lessons and of
     the channels' jingles for every configured profile."""
     published: set[str] = set()
-    stores = {row[0] for row in catalog.db.execute("SELECT DISTINCT store FROM publish_generations")}
-    stores.add(store_for(cfg).describe())
+    stores = catalog.stores() | {store_for(cfg).describe()}
     for store in stores:
-        numbers = [g["number"] for g in catalog.store_generations(store)][:cfg.publish.keep_generations]
+        numbers = [g.number for g in catalog.store_generations(store)][:cfg.publish.keep_generations]
         published |= catalog.retained_keys(store, numbers)
     published |= referenced_keys(cfg, catalog, collect_build(cfg), when)
     current = {(lesson.source_sha256, name, profile_hash(p))
@@ -189,8 +189,7 @@ def collect(cfg: Config, catalog: Catalog, dry_run: bool = True, when: dt.dateti
                                    " VALUES (?,?,?,?,?,?)", (run, rem.path, rem.kind, r.source_sha256 if r else "",
                                                              r.profile if r else "", rem.bytes))
             for r in selection.remove:
-                catalog.db.execute("DELETE FROM renditions WHERE source_sha256=? AND profile=? AND profile_hash=?",
-                                   (r.source_sha256, r.profile, r.profile_hash))
+                catalog.drop_rendition(r)
             catalog.log("gc", "info", str(cfg.library), f"removing {len(removals)} file(s), "
                         f"{report.reclaimed_bytes} bytes; keeping {report.kept} rendition(s), {report.kept_bytes} bytes")
         crash_point("gc-after-catalog")

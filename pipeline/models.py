@@ -10,6 +10,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
+from . import formats
+
 
 @dataclass(frozen=True)
 class Quarter:
@@ -110,7 +112,8 @@ class Lesson:
 class DeviceProfile:
     """How renditions for one kind of device are made.
 
-    ``format`` is the container: ``mp3``, ``wav`` (Broadcast WAVE) or ``m4a``.
+    ``format`` is a name of :data:`pipeline.formats.FORMATS`: ``mp3``, ``wav`` (Broadcast
+    WAVE), ``m4a`` or ``opus`` (Ogg).
     ``loudness_lufs`` is the integrated-loudness target (ITU-R BS.1770-4) and
     ``true_peak_dbtp`` the ceiling, both measured on the decoded file. ``levelling``
     rides the gain of loud and quiet passages toward the programme loudness (see
@@ -136,7 +139,11 @@ class DeviceProfile:
 
     @property
     def mime_type(self) -> str:
-        return {"mp3": "audio/mpeg", "wav": "audio/wav", "m4a": "audio/mp4"}[self.format]
+        """The feed enclosure type of the format (:mod:`pipeline.formats`).
+
+        Raises:
+            DangkeError: the format is not in the table."""
+        return formats.get(self.format).mime_type
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,22 @@
 """The plan stage: quarterly playlists of the fleet into the staging tree.
 
-Reads the catalog (current lessons and their renditions), the fleet registry, the
-village orders and what each device carried last quarter; calls the pure planner
+Reads the catalog (current lessons and their renditions, and what each device carried
+last quarter), the fleet registry and the village orders; calls the pure planner
 (:mod:`playlists.quarter`), with its solves spread over ``[plan] jobs`` processes;
-re-checks every playlist independently; and writes, under ``build/``:
-``devices/<quarter>/<device_id>/manifest.json``, ``playlist.m3u`` and ``diff.json``,
-and ``reports/<quarter>/fleet-summary.csv`` and ``problems.csv``. A device whose hard
-rules cannot be met gets no files, and its problem is reported.
+re-checks every playlist independently; records each device's files in the catalog
+and writes, under ``build/``: ``devices/<quarter>/<device_id>/manifest.json``,
+``playlist.m3u`` and ``diff.json``, and ``reports/<quarter>/fleet-summary.csv`` and
+``problems.csv``. A device whose hard rules cannot be met gets no files, and its
+problem is reported.
+
+The catalog is the source of truth for what is planned (and so what a card keeps next
+quarter); ``build/`` is the staging tree written from it and never read back here.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import gc
-import json
 import multiprocessing
 import os
 import shutil
@@ -23,16 +26,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from playlists.quarter import GroupWishes, QuarterRules, check_playlist, plan_quarter
+from playlists.demand import GroupWishes, QuarterRules
+from playlists.quarter import check_playlist, plan_quarter
 from playlists.report import CardFile, DeviceDiff, TownshipSummary, device_diffs, fleet_summary, lesson_ids
 from playlists.rules import matches_topic
 
 from . import layout, planfiles
-from .catalog import Catalog
-from .config import Config, profile_hash
+from .catalog import Catalog, PlannedFile
+from .config import Config
+from .encode import lifecycle
 from .fsutil import write_atomic
 from .fleet import load_fleet, load_orders
-from .models import Device, PlanProblem, Quarter, Track
+from .models import Device, DevicePlaylist, PlanProblem, Quarter, Track
+from .staged import read_staged
 
 
 @dataclass(frozen=True)
@@ -60,10 +66,9 @@ class PlanReport:
 def tracks(cfg: Config, catalog: Catalog, profile: str) -> list[Track]:
     """Current lessons that have a rendition in ``profile`` as configured now, with the
     ``[[plan.topics]]`` they are about."""
-    ph = profile_hash(cfg.profiles[profile])
     out = []
     for lesson in catalog.lessons():
-        r = catalog.rendition(lesson.source_sha256, profile, ph)
+        r = lifecycle.current(cfg, catalog, lesson.source_sha256, profile)
         if r is None:
             continue
         topics = tuple(t.name for t in cfg.plan.topics
@@ -121,25 +126,45 @@ def _until_done(pool: ProcessPoolExecutor, results: Iterator) -> Iterator:
         pool.shutdown(cancel_futures=True)
 
 
-def previous_files(cfg: Config, catalog: Catalog, quarter: Quarter, devices: list[Device],
-                   by_profile: dict[str, list[Track]]) -> dict[str, tuple[CardFile, ...]]:
-    """What each device carried in ``quarter`` (the previous one): its manifest in the
-    staging tree, else the lesson ids the catalog remembers (with today's renditions)."""
+def adopt_staged_plans(cfg: Config, catalog: Catalog, quarter: Quarter, devices: list[Device]) -> int:
+    """Once, for a catalog written before it kept plans' files: record the files of the
+    ``quarter`` plans it knows by lesson id only from their staged manifests (what that
+    version wrote from the same plan). Returns how many plans were completed.
+
+    Raises:
+        DangkeError: such a manifest cannot be read.
+    """
     root = cfg.build / "devices" / str(quarter)
+    plans = catalog.plans(str(quarter))
+    legacy = [d.device_id for d in devices if d.device_id in plans and not any(f.sha256 for f in plans[d.device_id])
+              and (root / d.device_id / "manifest.json").is_file()]
+    if legacy:
+        with catalog.transaction():
+            for device_id in legacy:
+                staged = read_staged(layout.read_manifest, root / device_id / "manifest.json")
+                catalog.save_plan(str(quarter), device_id, planned_files(staged))
+    return len(legacy)
+
+
+def planned_files(playlist: DevicePlaylist) -> list[PlannedFile]:
+    """The files a playlist puts on the card, in play order, as the catalog records them."""
+    return [PlannedFile(i.lesson_id, i.sha256, i.bytes, i.card_path) for i in playlist.items]
+
+
+def previous_files(catalog: Catalog, quarter: Quarter, devices: list[Device],
+                   by_profile: dict[str, list[Track]]) -> dict[str, tuple[CardFile, ...]]:
+    """What each device carried in ``quarter`` (the previous one), as the catalog's plans
+    record it; a plan recorded by lesson id only gets today's renditions."""
     now = {p: {t.lesson_id: t for t in ts} for p, ts in by_profile.items()}
+    plans = catalog.plans(str(quarter))
     seen: dict[tuple, tuple[CardFile, ...]] = {}
     out = {}
     for d in devices:
-        path = root / d.device_id / "manifest.json"
-        files: tuple[CardFile, ...] = ()
-        if path.is_file():
-            items = json.loads(path.read_text(encoding="utf-8")).get("items", [])
-            files = tuple(CardFile(i["lesson_id"], i["sha256"], i["bytes"], i.get("card_path", "")) for i in items)
-        else:
-            ids = catalog.plan(str(quarter), d.device_id) or []
-            tracks_now = now.get(d.profile, {})
-            files = tuple(CardFile(lid, tracks_now[lid].sha256, tracks_now[lid].bytes) if lid in tracks_now
-                          else CardFile(lid, "", 0) for lid in ids)
+        tracks_now = now.get(d.profile, {})
+        files = tuple(CardFile(f.lesson_id, f.sha256, f.bytes, f.card_path) if f.sha256
+                      else CardFile(f.lesson_id, tracks_now[f.lesson_id].sha256, tracks_now[f.lesson_id].bytes)
+                      if f.lesson_id in tracks_now else CardFile(f.lesson_id, "", 0)
+                      for f in plans.get(d.device_id, ()))
         if files:
             out[d.device_id] = seen.setdefault(files, files)
     return out
@@ -192,7 +217,8 @@ def run_plan(cfg: Config, catalog: Catalog, quarter: Quarter) -> PlanReport:
     orders = load_orders(cfg.resolve(cfg.plan.orders)) if cfg.plan.orders else []
     rules = settings(cfg, quarter)
     by_profile = {p: tracks(cfg, catalog, p) for p in sorted({d.profile for d in devices})}
-    before = previous_files(cfg, catalog, quarter.previous(), devices, by_profile)
+    adopt_staged_plans(cfg, catalog, quarter.previous(), devices)
+    before = previous_files(catalog, quarter.previous(), devices, by_profile)
     previous, listen_notes, listening = lesson_ids(before), [], None
     if cfg.plan.use_listens:  # issue 15: what the cards' play logs say
         previous, rules, listen_notes, listening = _use_listens(catalog, quarter, previous, rules, by_profile)
@@ -219,7 +245,7 @@ def run_plan(cfg: Config, catalog: Catalog, quarter: Quarter) -> PlanReport:
         d = diffs[pl.device_id]
         folder = root / pl.device_id
         files += [(folder / "manifest.json", layout.manifest(pl)), (folder / "playlist.m3u", layout.device_m3u(pl)),
-                  (folder / "diff.json", planfiles.diff_json(d))]
+                  (folder / "diff.json", layout.diff(d))]
     keep = {pl.device_id for pl in planned}
     result_ok = dataclasses.replace(result, playlists=tuple(planned),
                                     problems=tuple(sorted(problems, key=lambda p: p.device_id)))
@@ -234,7 +260,7 @@ def run_plan(cfg: Config, catalog: Catalog, quarter: Quarter) -> PlanReport:
             shutil.rmtree(stale)
     with catalog.transaction():
         for pl in planned:
-            catalog.save_plan(str(quarter), pl.device_id, [i.lesson_id for i in pl.items])
+            catalog.save_plan(str(quarter), pl.device_id, planned_files(pl))
         catalog.forget_plans(str(quarter), keep)
         for p in result_ok.problems:
             catalog.log("plan", "error", p.device_id, p.message)

@@ -1,40 +1,20 @@
-"""The plan's extra published files, serialised (pure: values in, bytes out).
+"""The plan's published reports, serialised (pure: values in, bytes out).
 
-Extensions of the contract's layout:
-``devices/<quarter>/<device_id>/diff.json`` (keep, add, remove, bytes to write) and
-``reports/<quarter>/fleet-summary.csv`` and ``problems.csv``. Only the registry's
-contract columns appear (device id, township, village, group, dialect); personal
-columns are never loaded, so they cannot leak here.
+Extensions of the contract's layout: ``reports/<quarter>/fleet-summary.csv`` and
+``problems.csv`` (a device's ``diff.json`` is :func:`pipeline.layout.diff`). Only the
+registry's contract columns appear (device id, township, village, group, dialect);
+personal columns are never loaded, so they cannot leak here.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 
-from playlists.report import DeviceDiff, TownshipSummary
+from playlists.report import TownshipSummary
 
 from .models import Device, PlanProblem
 from .vocab import CATEGORIES
-
-
-def _json(obj: object) -> bytes:
-    return (json.dumps(obj, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
-
-
-def diff_json(d: DeviceDiff) -> bytes:
-    """``devices/<quarter>/<device_id>/diff.json``."""
-    def item(i) -> dict:
-        return {"position": i.position, "lesson_id": i.lesson_id, "sha256": i.sha256, "bytes": i.bytes,
-                "card_path": i.card_path}
-    return _json({
-        "device_id": d.device_id, "quarter": d.quarter, "previous_quarter": d.previous_quarter,
-        "keep": [item(i) for i in d.keep], "add": [item(i) for i in d.add],
-        "remove": [{"lesson_id": f.lesson_id, "sha256": f.sha256, "bytes": f.bytes, "card_path": f.card_path}
-                   for f in d.remove],
-        "bytes_to_write": d.bytes_to_write, "bytes_to_free": d.bytes_to_free,
-    })
 
 
 def _csv(header: list[str], rows: list[list]) -> bytes:

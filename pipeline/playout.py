@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import os
 import re
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from .cardsource import Source
 from .errors import DangkeError, StoreError
 from .fsutil import write_atomic
 from .models import BroadcastDay
-from .publish.derived import read_day
+from .layout import read_index, read_schedule
 
 _DAY = re.compile(r"^broadcast/(?P<channel>[^/]+)/(?P<date>\d{4}-\d\d-\d\d)\.json$")
 
@@ -129,24 +128,23 @@ def sync(source: Source, channel: str, cache: Path, now: dt.datetime) -> SyncRep
     since = (now.astimezone(dt.timezone.utc) - dt.timedelta(days=1)).date().isoformat()
     fetched, downloaded, error = [], 0, ""
     try:
-        index = json.loads(source.get("index.json"))
-        files = index["files"]
+        files = read_index(source.get("index.json")).files
         listed = {m["date"]: key for key in files if (m := _DAY.match(key)) and m["channel"] == channel
                   and m["date"] >= since}
         for date, key in sorted(listed.items()):
             local = days_dir / f"{date}.json"
-            sha = files[key]["sha256"]
+            sha = files[key].sha256
             if local.is_file() and _sha(local.read_bytes()) == sha:
                 continue
             data = _verified_get(source, key, sha)
-            day = read_day(data)
+            day = read_schedule(data)
             for slot_files in _air_files(day):
                 for k, k_sha in slot_files:
                     meta = files.get(k)
-                    if meta is None or meta["sha256"] != k_sha:
+                    if meta is None or meta.sha256 != k_sha:
                         raise StoreError(f"{k} (aired on {date}) is not in index.json as scheduled",
                                          fix="publish the station again; the last schedule stays on air")
-                    _, new = cached_audio(source, k, k_sha, meta["bytes"], audio)
+                    _, new = cached_audio(source, k, k_sha, meta.bytes, audio)
                     downloaded += new
             write_atomic(local, data)
             fetched.append(date)
@@ -160,8 +158,8 @@ def sync(source: Source, channel: str, cache: Path, now: dt.datetime) -> SyncRep
         if local.stem < since:
             continue
         try:
-            day = read_day(local.read_bytes())
-        except (ValueError, KeyError, TypeError):
+            day = read_schedule(local.read_bytes())
+        except ValueError:
             continue
         day_lines = [line for line in cue_lines(day, audio) if float(line.split("\t")[1]) > now.timestamp()]
         if day_lines:

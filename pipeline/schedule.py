@@ -6,11 +6,13 @@ For each channel: the intro and outro jingles are rendered for the channel's pro
 is already on the channel (catalog ``airings``: rotation, series order, the weekly
 rule); fillers get their exact-length audio from the channel's bed; each slot is joined
 into one file of exactly its length; the day is checked independently and written as
-``build/broadcast/<channel>/<date>.json``, ``.m3u8`` and ``.ics``, and the channel's
-``calendar.ics`` (every scheduled day) is rebuilt.
+``build/broadcast/<channel>/<date>.json``, ``.m3u8`` and ``.ics`` and recorded in the
+catalog (its schedule and its airings), and the channel's ``calendar.ics`` (every
+scheduled day) is rebuilt.
 
-A day already published (in the publish ledger, with its staged file) is kept as it is
-unless ``force``: broadcasters may have fetched it.
+A day already published (in the publish ledger) is kept as it is unless ``force``:
+broadcasters may have fetched it. The catalog is the source of truth for it; its staged
+files are written again from the catalog when the staging tree has lost them.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from .feedaudio import make_podcast_versions
 from .fsutil import write_atomic
 from .models import BroadcastDay, ChannelSpec, Rendition, Track
 from .plan import tracks
+from .staged import read_staged
 
 INTRO_TITLE = "片頭 intro"
 OUTRO_TITLE = "片尾 outro"
@@ -134,6 +137,25 @@ def _calendar(cfg: Config, channel: ChannelSpec) -> None:
         write_atomic(folder / "calendar.ics", data)
 
 
+def _kept(cfg: Config, catalog: Catalog, channel: ChannelSpec, date: dt.date) -> bool:
+    """Whether a published day can stay as it was published: the catalog has its
+    schedule (staged again when the staging tree lost it), or, for a day scheduled
+    before the catalog kept schedules, it is staged (and the catalog adopts it)."""
+    path = cfg.build / "broadcast" / channel.name / f"{date.isoformat()}.json"
+    day = catalog.schedule(channel.name, date)
+    if day is not None:
+        if not path.is_file():
+            _write(cfg, channel, day)
+        return True
+    if not path.is_file():
+        return False
+    try:
+        catalog.save_schedule(read_staged(layout.read_schedule, path))
+    except DangkeError:
+        pass  # kept as staged; publish names the file it cannot read
+    return True
+
+
 def run_schedule(cfg: Config, catalog: Catalog, first: dt.date, days: int, force: bool = False) -> ScheduleReport:
     """Schedule ``days`` days from ``first`` for every channel and write the staging tree.
 
@@ -146,9 +168,8 @@ def run_schedule(cfg: Config, catalog: Catalog, first: dt.date, days: int, force
     dates = [first + dt.timedelta(days=n) for n in range(days)]
     for name in sorted(cfg.channels):
         channel = cfg.channels[name]
-        folder = cfg.build / "broadcast" / name
         kept = {d for d in dates if not force and f"broadcast/{name}/{d.isoformat()}.json" in published
-                and (folder / f"{d.isoformat()}.json").is_file()}
+                and _kept(cfg, catalog, channel, d)}
         kept_days += [(name, d) for d in sorted(kept)]
         free = [d for d in dates if d not in kept]
         if not free:
@@ -175,8 +196,10 @@ def run_schedule(cfg: Config, catalog: Catalog, first: dt.date, days: int, force
                 continue
             _write(cfg, channel, day)
             notes.extend(make_podcast_versions(cfg, catalog, channel, day))  # feed enclosures (issue 13)
-            catalog.replace_airings(name, day.date, [(a.start.isoformat(), a.lesson_id) for s in day.slots
-                                                     for a in s.items if a.kind == "lesson"])
+            with catalog.transaction():
+                catalog.save_schedule(day)
+                catalog.replace_airings(name, day.date, [(a.start.isoformat(), a.lesson_id) for s in day.slots
+                                                         for a in s.items if a.kind == "lesson"])
             notes.extend(day.notes)
             out.append(day)
         _calendar(cfg, channel)

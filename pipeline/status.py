@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 
 from .catalog import Catalog
-from .config import Config, profile_hash
+from .config import Config
+from .encode.lifecycle import profile_hash
 from .ingest import inbox_candidates
 from .ingest import inbox
 from .ingest.files import display_name, open_for_writing
@@ -17,14 +17,13 @@ def dynamics_lines(rows: list, levelling: bool) -> list[str]:
     """One line on a profile's loudness range, before (as the chain received the source)
     and after (decoded rendition), median and the largest change, in LU, plus the
     renders beyond the first."""
-    pairs = [(r["source_lra_lu"], r["lra_lu"]) for r in rows
-             if r["source_lra_lu"] is not None and r["lra_lu"] is not None]
+    pairs = [(r.source_lra_lu, r.lra_lu) for r in rows if r.source_lra_lu is not None and r.lra_lu is not None]
     if not pairs:
         return []
     before = sorted(a for a, _ in pairs)
     after = sorted(b for _, b in pairs)
     widest = max(pairs, key=lambda ab: ab[0] - ab[1])
-    again = sum(1 for r in rows if (r["renders"] or 1) > 1)
+    again = sum(1 for r in rows if r.renders > 1)
     return [f"  loudness range (LU) before -> after: median {before[len(before) // 2]:.1f} -> "
             f"{after[len(after) // 2]:.1f}, most reduced {widest[0]:.1f} -> {widest[1]:.1f}; "
             f"levelling {'on' if levelling else 'off'}; {again} corrective render(s)"]
@@ -54,16 +53,16 @@ def _ingest_lines(catalog: Catalog, limit: int = 10) -> tuple[list[str], set[tup
     rows = catalog.recent_ingests(limit)
     lines = [f"recently accepted (newest first, {len(rows)} shown):"] if rows else []
     shown = set()
-    for row in rows:
-        shown.add((row["lesson_id"], row["version"]))
-        warnings = json.loads(row["warnings"] or "[]")
-        version = f"v{row['version']}" + (f" (supersedes v{row['version'] - 1})" if row["version"] > 1 else "")
-        state = " [superseded]" if row["superseded"] else ""
-        verdict = f"{len(warnings)} warning(s)" if warnings else "ok"
-        lines.append(f"  {(row['ingested_at'] or '')[:16]}  {row['lesson_id']} {version}{state} "
-                     f"{row['title']} [{row['category']}, {row['dialect']}, {row['duration_s']:.1f} s] "
-                     f"from {row['original_name']}: {verdict}")
-        lines += [f"    warning: {w}" for w in warnings]
+    for ingested in rows:
+        rec, lesson = ingested.record, ingested.record.lesson
+        shown.add((lesson.lesson_id, lesson.version))
+        version = f"v{lesson.version}" + (f" (supersedes v{lesson.version - 1})" if lesson.version > 1 else "")
+        state = " [superseded]" if rec.superseded else ""
+        verdict = f"{len(rec.warnings)} warning(s)" if rec.warnings else "ok"
+        lines.append(f"  {lesson.ingested_at[:16]}  {lesson.lesson_id} {version}{state} "
+                     f"{lesson.title} [{lesson.category}, {lesson.dialect}, {lesson.duration_s:.1f} s] "
+                     f"from {lesson.original_name}: {verdict}")
+        lines += [f"    warning: {w}" for w in rec.warnings]
     return lines, shown
 
 
@@ -85,10 +84,10 @@ def status_lines(cfg: Config, catalog: Catalog) -> list[str]:
         lines.append("  by dialect:  " + ", ".join(f"{k} {v}" for k, v in sorted(by_dia.items())))
     recent, shown = _ingest_lines(catalog)
     lines += recent
-    for row in catalog.lesson_rows():
-        warnings = json.loads(row["warnings"] or "[]")
-        if warnings and not row["superseded"] and (row["lesson_id"], row["version"]) not in shown:
-            lines.append(f"  warning {row['lesson_id']} ({row['original_name']}): {'; '.join(warnings)}")
+    for rec in catalog.lesson_rows():
+        lesson = rec.lesson
+        if rec.warnings and not rec.superseded and (lesson.lesson_id, lesson.version) not in shown:
+            lines.append(f"  warning {lesson.lesson_id} ({lesson.original_name}): {'; '.join(rec.warnings)}")
     for name, p in sorted(cfg.profiles.items()):
         ph = profile_hash(p)
         have = sum(1 for l in lessons if catalog.rendition(l.source_sha256, name, ph))
@@ -98,18 +97,18 @@ def status_lines(cfg: Config, catalog: Catalog) -> list[str]:
     rejected = catalog.rejections(20)
     lines.append(f"rejected: {len(rejected)} recent, newest first (reasons in <name>.reason.txt)  [{cfg.rejected}]")
     for r in rejected:
-        lines.append(f"  {r['at'][:16]}  {r['name']}: {r['reason']}")
+        lines.append(f"  {r.at[:16]}  {r.name}: {r.reason}")
     gen = catalog.last_generation(store_for(cfg).describe())
     lines.append("published: never" if gen is None else
-                 f"published: generation {gen['number']} at {gen['published_at']} ({gen['objects']} objects, "
-                 f"{gen['bytes']} bytes) to {cfg.publish.target}")
+                 f"published: generation {gen.number} at {gen.published_at} ({gen.objects} objects, "
+                 f"{gen.bytes} bytes) to {cfg.publish.target}")
     from .listens.statuslines import listening_lines  # issue 15: plays read back from cards, downloads
     lines += listening_lines(cfg, catalog)
-    errors = [e for e in catalog.recent_events(200) if e["level"] == "error"
-              and not (e["stage"] == "ingest" and e["message"].startswith("rejected:"))][:10]
+    errors = [e for e in catalog.recent_events(200) if e.level == "error"
+              and not (e.stage == "ingest" and e.message.startswith("rejected:"))][:10]
     if errors:
         lines.append("recent errors:")
-        lines += [f"  {e['at']} [{e['stage']}] {e['subject']}: {e['message']}" for e in errors]
+        lines += [f"  {e.at} [{e.stage}] {e.subject}: {e.message}" for e in errors]
     return lines
 
 

@@ -11,10 +11,10 @@ from pipeline.models import Device, Quarter, Track
 
 from . import rules as county
 from . import solver
+from .demand import QuarterRules, episode_slot, ms, must_carry, series_order, topic_wants
 
 if TYPE_CHECKING:  # pragma: no cover
     from .orders import ResolvedOrder
-    from .quarter import QuarterRules
 
 
 def hours(seconds: float) -> str:
@@ -59,7 +59,6 @@ class Context:
     def library_notes(self, planner, groups: Mapping[tuple, list[Device]]) -> list[str]:
         """Fleet-wide findings: dialects with no lessons, group topics with no lessons,
         must-carry lessons that cannot go anywhere."""
-        from .quarter import topic_wants
         s = self.settings
         out = []
         devices: Counter = Counter()
@@ -92,8 +91,7 @@ class Context:
 
 
 def _zero(pool: Sequence[Track], value=lambda t: 0) -> tuple[solver.Candidate, ...]:
-    from .quarter import _ms, _slot
-    return tuple(solver.Candidate(t.lesson_id, _ms(t.duration_s), t.bytes, t.category, value(t), slot=_slot(t))
+    return tuple(solver.Candidate(t.lesson_id, ms(t.duration_s), t.bytes, t.category, value(t), slot=episode_slot(t))
                  for t in pool)
 
 
@@ -102,7 +100,6 @@ def explain_infeasible(ctx: Context, pool: Sequence[Track], device: Device, usab
     """Why no playlist meets the hard rules: no lessons at all; lessons missing in some
     category (how many minutes would make the rules reachable); a card too small for the
     smallest compliant selection; a listening maximum below the shortest one."""
-    from .quarter import series_order
     s = ctx.settings
     langs = ctx.langs(device.dialect)
     if not pool:
@@ -142,7 +139,6 @@ def shortfalls(ctx: Context, device: Device, pool: Sequence[Track], chosen: Sequ
     """``(kind, message)`` for each wish the chosen playlist does not meet, measured on the
     playlist itself (not on the solver's claims). ``cap`` is the binding capacity in
     bytes, or -1 when the card cannot bind."""
-    from .quarter import must_carry, topic_wants
     s = ctx.settings
     out: list[tuple[str, str]] = []
     ids = {t.lesson_id for t in chosen}

@@ -35,13 +35,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
-from pipeline.models import (CategoryRule, Device, DevicePlaylist, PlanProblem, PlaylistItem, Quarter, Track,
+from pipeline.models import (Device, DevicePlaylist, PlanProblem, PlaylistItem, Quarter, Track,
                              VillageOrder)
 from pipeline.vocab import GROUPS
 
 from . import rules as county
 from . import solver
 from .cardnames import card_path, number_width
+from .demand import QuarterRules, episode_slot, ms, must_carry, series_order, topic_wants
 from .explain import Context, explain_infeasible, shortfalls
 from .listens import value_factor
 from .orders import ResolvedOrder, VillageOrders
@@ -62,52 +63,6 @@ SHORT_PER_S, OWN_SHORT_PER_S = 16, 24
 HOUR = 16 * 3600
 #: an order is worth (10 - priority) hours; a group-topic lesson 20 h; a must-carry 100 h
 ORDER_POINT, TOPIC_BONUS, MUST_BONUS = HOUR, 20 * HOUR, 100 * HOUR
-
-
-@dataclass(frozen=True)
-class GroupWishes:
-    """What one listener group gets (``[[plan.groups]]``): every lesson on ``topics`` (or
-    ``per_topic`` of each when above 0) and, when ``prefer_max_s`` is above 0, lessons
-    no longer than that many seconds first."""
-
-    group: str
-    topics: tuple[str, ...] = ()
-    per_topic: int = 0
-    prefer_max_s: float = 0.0
-
-
-@dataclass(frozen=True)
-class QuarterRules:
-    """Planning settings (from ``[plan]`` and ``[rules]``). Seconds and shares; 0 means
-    "no such limit". ``must_carry`` holds ``(lesson_id, groups)`` of this quarter, empty
-    groups meaning every device."""
-
-    rules: tuple[CategoryRule, ...]
-    fallback_dialect: str = "cmn"
-    work_limit: float = 10.0
-    min_listening_s: float = 0.0
-    max_listening_s: float = 0.0
-    own_dialect_min_share: float = 0.0
-    card_reserve_share: float = 0.0
-    groups: tuple[GroupWishes, ...] = ()
-    must_carry: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    #: the solver stops when within this many seconds of own-dialect listening of the best
-    #: (below the weight of any must-carry lesson, topic lesson or order)
-    gap_s: float = 600.0
-    #: ``(lesson_id, completion share)`` of lessons listeners completed (``[plan]
-    #: use_listens``): their value is raised by :func:`playlists.listens.value_factor`
-    completion: tuple[tuple[str, float], ...] = ()
-
-    def wishes(self, group: str) -> GroupWishes:
-        """The wishes of ``group`` (none when it has no ``[[plan.groups]]`` entry)."""
-        for g in self.groups:
-            if g.group == group:
-                return g
-        return GroupWishes(group)
-
-    def usable_bytes(self, device: Device) -> int:
-        """The bytes a playlist may take on the device's card."""
-        return int(device.capacity_bytes * (1.0 - self.card_reserve_share))
 
 
 @dataclass(frozen=True)
@@ -138,11 +93,6 @@ def _pool(tracks: Iterable[Track], dialect: str, fallback: str, quarter: Quarter
     return sorted((t for t in tracks if t.dialect in (dialect, fallback)
                    and (t.valid_from is None or t.valid_from <= last)
                    and (t.valid_until is None or t.valid_until >= first)), key=lambda t: t.lesson_id)
-
-
-def _ms(seconds: float) -> int:
-    """Whole milliseconds of a duration as published (rounded to 3 decimals)."""
-    return int(round(round(seconds, 3) * 1000))
 
 
 def play_order(tracks: Iterable[Track]) -> list[Track]:
@@ -339,8 +289,8 @@ class _Problems:
                     value *= AUDIENCE_MATCH if group in t.audiences else AUDIENCE_OTHER
                 if t.lesson_id in completed:
                     value *= value_factor(completed[t.lesson_id])
-                c = solver.Candidate(key=t.lesson_id, ms=_ms(t.duration_s), size=t.bytes, category=t.category,
-                                     value=int(round(value)), own=own or dialect == s.fallback_dialect, slot=_slot(t))
+                c = solver.Candidate(key=t.lesson_id, ms=ms(t.duration_s), size=t.bytes, category=t.category,
+                                     value=int(round(value)), own=own or dialect == s.fallback_dialect, slot=episode_slot(t))
                 fresh.append(c)
                 heard.append(c if t.evergreen else dataclasses.replace(
                     c, value=int(round(-REPEAT_PER_S * t.duration_s))))
@@ -373,43 +323,6 @@ class _Problems:
             min_ms=math.ceil(s.min_listening_s * 1000), short_weight=SHORT_PER_S,
             own_bp=own_bp, own_cap_ms=own_cap,
             own_weight=OWN_SHORT_PER_S, gap=int(s.gap_s * OWN_PER_S), work_limit=s.work_limit)
-
-def _slot(t: Track) -> str:
-    """Versions of one episode of a series share a slot (at most one is carried)."""
-    return f"{t.series}\x1f{t.episode}" if t.series and t.episode is not None else ""
-
-
-def series_order(pool: Sequence[Track], heard: set[str]) -> tuple[tuple[str, str], ...]:
-    """``(later, earlier)`` slot pairs: within each series, an episode the device did not
-    carry last quarter comes only with the previous such episode."""
-    episodes: dict[str, dict[int, bool]] = defaultdict(dict)
-    for t in pool:
-        if t.series and t.episode is not None:
-            done = episodes[t.series].get(t.episode, False)
-            episodes[t.series][t.episode] = done or t.lesson_id in heard
-    pairs = []
-    for series in sorted(episodes):
-        fresh = sorted(e for e, done in episodes[series].items() if not done)
-        pairs += [(f"{series}\x1f{b}", f"{series}\x1f{a}") for a, b in zip(fresh, fresh[1:])]
-    return tuple(pairs)
-
-
-def must_carry(settings: QuarterRules, group: str, pool: Sequence[Track]) -> list[str]:
-    """Must-carry lesson ids for ``group`` that are in the device's pool."""
-    ids = {t.lesson_id for t in pool}
-    return sorted({lid for lid, groups in settings.must_carry if (not groups or group in groups) and lid in ids})
-
-
-def topic_wants(wishes: GroupWishes, pool: Sequence[Track], heard: set[str]) -> list[tuple[str, tuple[str, ...], int]]:
-    """``(topic, lesson ids, how many wanted)`` of the group's topics: lessons of the pool
-    on the topic that the device did not carry last quarter (or that are evergreen)."""
-    out = []
-    for topic in wishes.topics:
-        keys = tuple(t.lesson_id for t in pool if topic in t.topics and (t.lesson_id not in heard or t.evergreen))
-        if keys:
-            out.append((topic, keys, min(wishes.per_topic, len(keys)) if wishes.per_topic else len(keys)))
-    return out
-
 
 def requirement_key(device: Device, tracks: Sequence[Track], quarter: Quarter, settings: QuarterRules,
                     previous: tuple[str, ...] = (), orders: Sequence[VillageOrder] = ()) -> tuple:

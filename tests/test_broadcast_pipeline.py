@@ -238,7 +238,7 @@ def test_lesson_feeds_match_the_catalog_field_by_field_in_both_parsers(station):
 def test_broadcast_feeds_list_every_airing_with_its_air_time_and_stable_identity(station):
     cfg, catalog = _catalog(station)
     store = station["store"]
-    published_at = dt.datetime.fromisoformat(catalog.last_generation(f"file://{store.resolve()}")["published_at"])
+    published_at = dt.datetime.fromisoformat(catalog.last_generation(f"file://{store.resolve()}").published_at)
     for channel in ("county-fm", "village-speakers"):
         data = (store / f"feeds/broadcast-{channel}.xml").read_bytes()
         fp = feedparser.parse(data)

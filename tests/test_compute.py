@@ -82,7 +82,7 @@ def _results(cfg_path: Path) -> dict:
     """What a run leaves: findings per source, and per rendition its row and bytes."""
     cfg = load_config(cfg_path)
     with Catalog(cfg.library / "catalog.sqlite") as cat:
-        findings = {lesson.source_sha256: json.loads(cat.source(lesson.source_sha256)["analysis"])
+        findings = {lesson.source_sha256: cat.source(lesson.source_sha256).analysis
                     for lesson in cat.lessons()}
         rends = {(r.source_sha256, r.profile): (r.path, r.sha256, r.bytes, (cfg.library / r.path).read_bytes())
                  for r in cat.renditions()}
@@ -167,7 +167,7 @@ def test_bad_library_source_fails_only_its_task(tmp_path, cluster):
     with Catalog(cfg.library / "catalog.sqlite") as cat:
         assert len(ingest_pass(cfg, cat, settle_s=0).accepted) == 3
         lesson = next(x for x in cat.lessons() if x.lesson_id == "L-b")
-        original = cfg.library / cat.source(lesson.source_sha256)["path"]
+        original = cfg.library / cat.source(lesson.source_sha256).path
         original.write_bytes(original.read_bytes()[:-100] + b"\0" * 100)  # the copy rotted on disk
         jobs, _ = lesson_jobs(cfg, cat, cat.lessons(), [cfg.profiles["player"]])
         made, errors, _ = run_jobs(cfg, cat, jobs)

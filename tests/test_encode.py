@@ -15,7 +15,8 @@ from mutagen.id3 import ID3, Encoding
 from mutagen.mp4 import MP4
 
 from pipeline.catalog import Catalog
-from pipeline.config import load_config, profile_hash
+from pipeline.config import load_config
+from pipeline.encode.lifecycle import profile_hash
 from pipeline.encode import chain, encode_all
 from pipeline.encode.render import Settings, SourceJob, Target, render_job
 from pipeline.media import bext, meter
@@ -438,7 +439,7 @@ def test_a_source_ffmpeg_fails_on_midway_is_reported_and_the_other_lessons_are_d
     cfg = load_config(cfg_path)
     with Catalog(_catalog_path(cfg_path)) as cat:
         lesson = [l for l in cat.lessons() if l.lesson_id == "broken-1"][0]
-        stored = cfg.library / cat.source(lesson.source_sha256)["path"]
+        stored = cfg.library / cat.source(lesson.source_sha256).path
     stored.chmod(0o644)
     stored.write_bytes(_broken_midway(tmp_path))              # the stored copy went bad
     capsys.readouterr()
@@ -560,8 +561,8 @@ def test_loudness_range_before_and_after_is_in_the_catalog_and_in_status(encoded
             rows = cat.rendition_dynamics(name, profile_hash(p))
             assert len(rows) == 2, name
             for row in rows:
-                assert row["source_lra_lu"] is not None and row["lra_lu"] is not None
-                assert bool(row["levelling"]) == p.levelling and row["renders"] in (1, 2)
+                assert row.source_lra_lu is not None and row.lra_lu is not None
+                assert bool(row.levelling) == p.levelling and row.renders in (1, 2)
     capsys.readouterr()
     assert run_cli("--config", encoded_station["cfg"], "status") == 0
     out = capsys.readouterr().out

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.config import load_config, profile_hash
+from pipeline.config import load_config
+from pipeline.encode.lifecycle import profile_hash
 from pipeline.encode import chain
 from pipeline.encode.render import MAX_ATTEMPTS, Settings, SourceJob, Target, render_job
 from pipeline.media import meter

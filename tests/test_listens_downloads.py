@@ -80,7 +80,11 @@ def station(publish_template, tmp_path) -> Path:
 
 
 def renditions(cat: Catalog, profile: str = "player"):
-    return [r for r in cat.renditions() if r.profile == profile]
+    """The lessons' renditions in ``profile``. The template also holds renditions in
+    ``player`` of jingles and whole slots (the broadcast feed's MP3 enclosures), whose
+    sources sort anywhere: the slots' sha256 varies with the ingest time in their bext."""
+    lessons = {l.source_sha256 for l in cat.lessons()}
+    return [r for r in cat.renditions() if r.profile == profile and r.source_sha256 in lessons]
 
 
 def test_counts_are_stored_once_per_log_and_days_close_without_personal_data(station):

@@ -12,7 +12,8 @@ from pipeline import layout
 from pipeline.catalog import Catalog
 from pipeline.models import Quarter
 from playlists.listens import DeviceListening, ListeningForPlan, completion, heard, plan_notes, repeats
-from playlists.quarter import QuarterRules, plan_quarter
+from playlists.demand import QuarterRules
+from playlists.quarter import plan_quarter
 from tests.conftest import run_cli
 from tests.test_quarter import COUNTY, device, track
 

@@ -8,7 +8,8 @@ import random
 from pipeline.models import CategoryRule, ChannelSpec, Device, Quarter, SlotSpec, Track
 from playlists.broadcast import ScheduleSettings, check_day, schedule_day
 from playlists.cardnames import card_path, safe_stem
-from playlists.quarter import QuarterRules, check_playlist, plan_quarter
+from playlists.demand import QuarterRules
+from playlists.quarter import check_playlist, plan_quarter
 
 COUNTY = (CategoryRule(frozenset({"theory", "party-spirit"}), 0.7), CategoryRule(frozenset({"party-spirit"}), 0.2))
 

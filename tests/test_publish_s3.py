@@ -204,7 +204,7 @@ def test_nothing_personal_and_no_credential_is_published_or_logged(st, capsys):
             assert not any(p in text for p in personal | secrets), key
     assert not any(s in out.out + out.err for s in secrets)
     with Catalog(st.root / "library" / "catalog.sqlite") as cat:
-        events = " ".join(f"{e['subject']} {e['message']}" for e in cat.recent_events(500))
+        events = " ".join(f"{e.subject} {e.message}" for e in cat.recent_events(500))
     assert not any(s in events for s in secrets)
 
 

@@ -15,7 +15,8 @@ import pytest
 from pipeline import layout
 from pipeline.models import CategoryRule, Device, Quarter, Track, VillageOrder
 from playlists.cardnames import card_path, safe_stem
-from playlists.quarter import GroupWishes, QuarterRules, plan_quarter
+from playlists.demand import GroupWishes, QuarterRules
+from playlists.quarter import plan_quarter
 from playlists.report import CardFile, device_diffs, diff, fleet_summary, lesson_ids, reasons
 
 Q = Quarter(2027, 1)

@@ -179,17 +179,20 @@ def test_pages_show_the_catalogs_values(station):
         lessons = cat.lessons()
         assert lessons
         for lesson in lessons:
-            findings = json.loads(cat.source(lesson.source_sha256)["analysis"])
+            findings = cat.source(lesson.source_sha256).analysis
             html = (reports / "lesson" / f"{lesson.lesson_id}.html").read_text(encoding="utf-8")
             assert lesson.title in html
             assert f"{findings['integrated_lufs']:.1f} LUFS" in html
             assert f"{findings['lra_lu']:.1f} LU" in html
+            links = 0
             for r in cat.renditions():
                 if r.source_sha256 == lesson.source_sha256:
                     assert f"{r.integrated_lufs:.1f} LUFS" in html and f"{r.true_peak_dbtp:.1f} dBTP" in html
+                    links += f'href="../../{r.key}"' in html
+            assert links, lesson.lesson_id  # published renditions are linked (the crawl checks the links)
         rejected = cat.rejections()
     inbox = (reports / "inbox.html").read_text(encoding="utf-8")
-    assert rejected and rejected[0]["name"] == "壞檔.mp3"
+    assert rejected and rejected[0].name == "壞檔.mp3"
     assert "壞檔.mp3" in inbox and "無法解碼" in inbox and "not decodable audio" in inbox
     assert "錄音.mp3.part" in inbox and "暫存檔名" in inbox  # waiting, with why
     manifests = list((station.parent / "build" / "devices" / "2027Q1").glob("*/manifest.json"))
@@ -264,6 +267,64 @@ def test_pictures_draw_chinese_with_the_cjk_font(tmp_path, recwarn):
     plots.lesson_picture(c.curve(), [plots.Series("播放器 player", c.curve(), -16.0, "x")], tmp_path / "a.png")
     assert (tmp_path / "a.png").read_bytes()[:4] == b"\x89PNG"
     assert not [w for w in recwarn if "missing from" in str(w.message)]  # matplotlib: "Glyph ... missing from font"
+
+
+def _speech_curve(seconds: float, level_db: float, seed: int) -> meter.Curve:
+    """The curve of noise bursts with pauses (speech-like), measured by the light meter."""
+    rate = 8000
+    gen = np.random.default_rng(seed)
+    x = gen.normal(0, 10 ** (level_db / 20), int(rate * seconds)).astype(np.float32)
+    x *= np.repeat(gen.random(int(seconds * 2) + 1) > 0.2, rate // 2)[:x.size]
+    c = meter.CurveMeter(rate, 1)
+    c.feed(x)
+    return c.curve()
+
+
+def _pixels(path: Path) -> np.ndarray:
+    """A PNG's red, green and blue (0 to 1); an alpha channel must be opaque."""
+    from matplotlib import image
+    px = image.imread(path)
+    assert px.shape[2] == 3 or (px[..., 3] == 1).all()
+    return px[..., :3]
+
+
+def test_a_picture_has_the_pixels_of_a_full_draw(tmp_path):
+    # the painter draws only what changes over a kept frame and legends: after pictures of
+    # other lengths, time units and renditions, each still equals a full draw of its figure
+    long, short = _speech_curve(1500, -26, 1), _speech_curve(45, -18, 2)
+    pictures = [
+        (long, [plots.Series("播放器 player", _speech_curve(1500, -16, 3), -16.0, "a"),
+                plots.Series("廣播 broadcast", _speech_curve(1500, -23, 4), -23.0, "b")]),
+        (short, [plots.Series("播放器 player", _speech_curve(45, -16, 5), -16.0, "c"),
+                 plots.Series("廣播 broadcast", _speech_curve(45, -23, 6), -24.0, "d")]),
+        (short, [plots.Series("網頁 web", short, -18.0, "e")]),
+        (None, [plots.Series("播放器 player", long, -16.0, "f")]),
+        (long, [plots.Series("播放器 player", short, -16.0, "g"), plots.Series("網頁 web", long, -18.0, "h")]),
+    ]
+    for i, (source, series) in enumerate(pictures):
+        fast, full = tmp_path / f"{i}.png", tmp_path / f"{i}-full.png"
+        plots.lesson_picture(source, series, fast)
+        plots._painters[2 if source is not None else 1].fig.savefig(full, format="png", dpi=100)
+        a, b = _pixels(fast), _pixels(full)
+        assert a.shape == b.shape == ((600, 800, 3) if source is not None else (380, 800, 3))
+        assert np.abs(a - b).max() <= 1 / 255 + 1e-6, i  # the legends are laid over: rounding only
+        assert (np.abs(a - b) > 1e-6).any(axis=2).sum() < 100, i
+
+
+def test_pictures_drawn_by_worker_processes_equal_those_drawn_here(tmp_path):
+    source = _speech_curve(300, -24, 7)
+    jobs = [(str(tmp_path / "pool" / f"{i}.png"), source,
+             [plots.Series("播放器 player", _speech_curve(300, -16, 8 + i % 3), -16.0 - i % 3, str(i))])
+            for i in range(plots.PARALLEL_FROM)]
+    (tmp_path / "pool").mkdir()
+    with plots.Drawing(jobs, workers=2) as drawing:
+        assert drawing.wait() == len(jobs)
+    (tmp_path / "here").mkdir()
+    for path, src, series in jobs[:4]:
+        here = tmp_path / "here" / Path(path).name
+        plots.draw_one((str(here), src, series))
+        assert np.array_equal(_pixels(Path(path)), _pixels(here))
+    assert all(Path(j[0]).read_bytes()[:4] == b"\x89PNG" for j in jobs)
 
 
 def test_no_cjk_font_is_a_clear_error(monkeypatch, tmp_path):

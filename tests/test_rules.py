@@ -13,7 +13,8 @@ import datetime as dt
 from pipeline.models import CategoryRule, ChannelSpec, Device, Quarter, SlotSpec, Track
 from playlists import rules as county
 from playlists.broadcast import ScheduleSettings, schedule_channel
-from playlists.quarter import QuarterRules, plan_quarter
+from playlists.demand import QuarterRules
+from playlists.quarter import plan_quarter
 
 #: theory + party-spirit at least 70.005 %, a share whose basis points are not whole
 STRICT = (CategoryRule(frozenset({"theory", "party-spirit"}), 0.70005),)

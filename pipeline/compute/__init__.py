@@ -23,57 +23,12 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
+
+from .types import Analysis, Done, Failed, Status, Task
 
 SCHEDULER_ENV = "DANGKE_SCHEDULER"
-
-
-@dataclass(frozen=True)
-class Task:
-    """One unit of work: ``fn(*args)`` on a worker (both picklable), ``label`` for people
-    (a lesson id or file name), ``kind`` (``analyze``, ``render``), ``timeout_s``."""
-
-    kind: str
-    label: str
-    fn: Callable[..., Any]
-    args: tuple
-    timeout_s: float
-
-
-@dataclass(frozen=True)
-class Done:
-    """A task's value and the name of the worker that produced it."""
-
-    value: Any
-    worker: str
-
-
-@dataclass(frozen=True)
-class Failed:
-    """Why a task failed (after its retries) and the worker it last ran on ("" unknown)."""
-
-    message: str
-    worker: str
-
-
-@dataclass(frozen=True)
-class Status:
-    """Progress of a batch of tasks: ``total``, ``done``, ``failed`` and ``running`` as
-    ``(label, worker name)`` pairs."""
-
-    total: int
-    done: int
-    failed: int
-    running: tuple[tuple[str, str], ...] = ()
-
-    def line(self) -> str:
-        """One line for a person: ``3/10 done, 1 failed, running: L-a on w1, L-b on w2``."""
-        text = f"{self.done}/{self.total} done, {self.failed} failed, {len(self.running)} running"
-        if self.running:
-            text += ": " + ", ".join(f"{label} on {worker}" for label, worker in self.running)
-        return text
 
 
 _listeners: list[Callable[[Status], None]] = []
@@ -155,19 +110,6 @@ def render_jobs(cfg, jobs: list, settings) -> Iterator[Iterator]:
     spec = exchange_spec(cfg)
     with _backend(cfg, address) as backend:
         yield render_remote(backend, spec, jobs, settings, lambda j: _timeout(cfg, j.duration_s), _status)
-
-
-class Analysis:
-    """The ingest analysis of one recording done elsewhere: :meth:`get` gives its
-    ``(Findings, Curve)`` or raises what the analysis raised (as :func:`pipeline.ingest._judge`)."""
-
-    def __init__(self, findings: Any = None, error: Exception | None = None, worker: str = "") -> None:
-        self.findings, self.error, self.worker = findings, error, worker
-
-    def get(self) -> Any:
-        if self.error is not None:
-            raise self.error
-        return self.findings
 
 
 def analyses(cfg, catalog, paths: list[Path]) -> dict[str, Analysis]:

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from ..errors import DangkeError, ToolInterrupted
-from . import Analysis, Failed, Status, Task, tasks
+from . import tasks
+from .types import Analysis, Failed, Status, Task
 from .exchange import Blob, ExchangeSpec, blob_of
 
 

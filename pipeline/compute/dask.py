@@ -24,7 +24,7 @@ from distributed import Client, get_worker
 from distributed.protocol import pickle as dpickle
 
 from ..errors import DangkeError
-from . import Done, Failed, Status, Task
+from .types import Done, Failed, Status, Task
 from .runner import TaskFailed, run_capped
 
 RESOURCE = "ffmpeg"

@@ -38,18 +38,18 @@ def revive(data: dict) -> DangkeError:
 
 def analyze(spec: ExchangeSpec, blob: Blob, cfg) -> tuple[str, object]:
     """Ingest analysis of one recording: ``("ok", (Findings, Curve))``, or ``("raise", portable
-    error)`` when ingest would reject it or let it wait (see :func:`pipeline.ingest._judge`).
+    error)`` when ingest would reject it or let it wait (see :func:`pipeline.ingest.judge.judge`).
 
     Raises:
         ExchangeError: the recording cannot be fetched or is not the bytes its blob names.
     """
-    from ..ingest import _judge
+    from ..ingest.judge import judge
 
     with tempfile.TemporaryDirectory(prefix="dangke-task-") as tmp:
         local = Path(tmp) / f"{blob.sha256}{blob.suffix}"
         spec.open().get(blob, local)
         try:
-            return "ok", _judge(cfg, local)
+            return "ok", judge(cfg, local)
         except DangkeError as exc:
             return "raise", portable(exc)
 

@@ -1,8 +1,9 @@
 """Encode: every current lesson for every profile, cached by (source, profile settings).
 
-A rendition is keyed by the sha256 of its source and :func:`~pipeline.config.profile_hash`
+A rendition is keyed by the sha256 of its source and :func:`.lifecycle.profile_hash`
 (the profile's settings plus the chain version): a lesson already rendered for a profile
-is never encoded again, and a changed profile re-renders just that profile. Lessons run
+is never encoded again, and a changed profile re-renders just that profile
+(:mod:`.lifecycle` owns a rendition's key, lookup, measurement, finishing and record). Lessons run
 in parallel (``[encode] jobs``, default one per core, or as tasks on a Dask cluster with
 ``[compute] scheduler``: :mod:`pipeline.compute`); one lesson's failure never stops the batch.
 """
@@ -10,19 +11,20 @@ in parallel (``[encode] jobs``, default one per core, or as tasks on a Dask clus
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .. import compute, curves
+from .. import compute
 from ..catalog import Catalog
-from ..config import Config, profile_hash
+from ..config import Config
+from ..errors import DangkeError
 from ..media import bext, repair, tags
 from ..media.meter import Loudness
 from ..models import DeviceProfile, Lesson, Rendition
 from ..vocab import CATEGORY_NAMES_ZH
-from . import chain
+from . import chain, lifecycle
+from .lifecycle import Wanted
 from .render import JobResult, Settings, SourceJob, Target, relative
 
 
@@ -41,12 +43,6 @@ class EncodeReport:
         return bool(self.errors)
 
 
-def rendition_path(cfg: Config, key: str, profile: DeviceProfile, phash: str) -> Path:
-    """Where the cached rendition of ``key`` for ``profile`` lives in the library."""
-    safe = key.replace(":", "-").replace("/", "-")
-    return cfg.library / "renditions" / profile.name / safe[:2] / f"{safe}-{phash}.{profile.extension}"
-
-
 def cover_for(cfg: Config, series: str) -> Path | None:
     """The series' cover image, ``<[encode] covers>/<series>.jpg`` (or ``.png``), if any."""
     if not series or not cfg.encode.covers:
@@ -62,8 +58,10 @@ def cover_for(cfg: Config, series: str) -> Path | None:
 @dataclass(frozen=True)
 class Tagger:
     """Writes a finished rendition's tags (a plain value, so a job pickles for a process
-    pool or a cluster): ``kind`` is the profile's ``tags`` (``id3v2.3``, ``mp4`` or
-    ``bext``); called with the file's path and its measured loudness."""
+    pool or a cluster): ``kind`` is the profile's ``tags``, the tag style of its format
+    (:attr:`pipeline.formats.Format.tag_style`): ``bext`` here (it needs the measured
+    loudness), every other one through :func:`pipeline.media.tags.write`; called with the
+    file's path and its measured loudness."""
 
     kind: str
     tag_set: tags.TagSet = tags.TagSet(title="")
@@ -75,13 +73,21 @@ class Tagger:
     origination: str = ""
 
     def __call__(self, path: Path, m: Loudness) -> None:
-        if self.kind == "id3v2.3":
-            tags.write_id3v23(path, self.tag_set, self.id3v1)
-        elif self.kind == "mp4":
-            tags.write_mp4(path, self.tag_set)
-        elif self.kind == "bext":
+        if self.kind == "bext":
             _bext(path, m, self.description, self.reference, self.tag_set.title, self.tag_set.artist,
                   dt.datetime.fromisoformat(self.origination) if self.origination else None)
+        else:
+            tags.write(self.kind, path, self.tag_set, self.id3v1)
+
+
+def tagger(profile: DeviceProfile, tag_set: tags.TagSet, description: str, reference: str,
+           origination: str = "") -> "Tagger | None":
+    """The tag writer of ``profile`` (None for ``tags = "none"``): ``tag_set`` for its tag
+    style, and for a Broadcast WAVE the bext ``description``, ``reference`` and
+    ``origination`` (see :attr:`Tagger.origination`)."""
+    if profile.tags == "none":
+        return None
+    return Tagger(profile.tags, tag_set, profile.id3v1, description, reference, origination)
 
 
 def origination_of(when: "str | float", tz: dt.tzinfo) -> str:
@@ -119,11 +125,8 @@ def lesson_tagger(profile: DeviceProfile, lesson: Lesson,
                           track=str(lesson.episode) if lesson.episode else "",
                           cover=cover.read_bytes() if cover is not None else b"",
                           cover_mime="image/png" if cover is not None and cover.suffix == ".png" else "image/jpeg")
-    if profile.tags in ("id3v2.3", "mp4", "bext"):
-        return Tagger(profile.tags, tag_set, profile.id3v1,
-                      f"dangke {lesson.lesson_id} {lesson.category} {lesson.dialect}", lesson.lesson_id,
-                      origination)
-    return None
+    return tagger(profile, tag_set, f"dangke {lesson.lesson_id} {lesson.category} {lesson.dialect}",
+                  lesson.lesson_id, origination)
 
 
 def _bext(path: Path, m: Loudness, description: str, reference: str, title: str = "", artist: str = "",
@@ -151,23 +154,21 @@ def lesson_jobs(cfg: Config, catalog: Catalog, lessons: Iterable[Lesson],
     jobs, cached = [], 0
     for lesson in lessons:
         src = catalog.source(lesson.source_sha256)
-        findings = json.loads(src["analysis"] or "{}")
+        findings = dict(src.analysis)
         targets = []
         for p in profiles:
-            ph = profile_hash(p)
-            have = catalog.rendition(lesson.source_sha256, p.name, ph)
-            if have is not None and (cfg.library / have.path).is_file():
+            if lifecycle.cached(cfg, catalog, lesson.source_sha256, p) is not None:
                 cached += 1
                 continue
-            targets.append(Target(profile=p, profile_hash=ph,
-                                  dest=rendition_path(cfg, lesson.source_sha256, p, ph),
+            want = lifecycle.wanted(cfg, lesson.source_sha256, p)
+            targets.append(Target(profile=p, profile_hash=want.profile_hash, dest=want.dest,
                                   tag=lesson_tagger(p, lesson, cover_for(cfg, lesson.series),
                                                      lesson_origination(lesson, cfg.tz)),
                                   title=lesson.title))
         if targets:
             mode = _channel_mode(findings)
             jobs.append(SourceJob(key=lesson.source_sha256,
-                                  path=repair.library_copy(cfg.library, lesson.source_sha256, cfg.library / src["path"]),
+                                  path=repair.library_copy(cfg.library, lesson.source_sha256, cfg.library / src.path),
                                   prepare=chain.prepare(mode),
                                   duration_s=lesson.duration_s, targets=tuple(targets),
                                   label=lesson.lesson_id, steps=(f"channels {mode}",)))
@@ -192,8 +193,7 @@ def run_jobs(cfg: Config, catalog: Catalog, jobs: list[SourceJob],
         for result in results:
             for r in result.renditions:
                 rel = relative(r, cfg.library)
-                catalog.add_rendition(rel)
-                curves.store_rendition(catalog, rel)  # for the report's pictures (issue 14)
+                lifecycle.record(catalog, rel)
                 made.append(rel)
                 notes.extend(f"{result.label}: {n}" for n in r.notes)
             for profile, message in result.errors:
@@ -219,9 +219,22 @@ def encode_all(cfg: Config, catalog: Catalog,
 
 
 def current_rendition(cfg: Config, catalog: Catalog, source_key: str, profile: str) -> Rendition | None:
-    """The cached rendition of ``source_key`` for the profile as configured now."""
-    p = cfg.profiles[profile]
-    return catalog.rendition(source_key, profile, profile_hash(p))
+    """The cached rendition of ``source_key`` for the profile as configured now
+    (:func:`.lifecycle.current`; its file is not checked)."""
+    return lifecycle.current(cfg, catalog, source_key, profile)
+
+
+def render_one(cfg: Config, catalog: Catalog, job: SourceJob, failure: str, path: Path) -> Rendition:
+    """Render the one target of ``job`` and record it (:func:`run_jobs`).
+
+    Raises:
+        DangkeError: ``failure`` (what could not be made), with the render's message,
+            about ``path``.
+    """
+    made, errors, _ = run_jobs(cfg, catalog, [job])
+    if errors or not made:
+        raise DangkeError(f"{failure}: {errors[0][2] if errors else 'unknown error'}", path=path)
+    return made[0]
 
 
 def bed_filters(duration_s: float, bed_duration_s: float, rate: int) -> tuple:
@@ -245,29 +258,24 @@ def filler_rendition(cfg: Config, catalog: Catalog, bed: Path, profile_name: str
     Raises:
         DangkeError: the bed is missing or the filler cannot be rendered.
     """
-    from ..errors import DangkeError
     from ..fsutil import sha256_file
     from ..media import ffmpeg
 
     if not bed.is_file():
         raise DangkeError("filler bed not found", path=bed, fix="set [channels.<name>] filler to an audio file")
     profile = cfg.profiles[profile_name]
-    ph = profile_hash(profile)
     ms = int(round(duration_s * 1000))
-    key = f"{sha256_file(bed)}+filler-{ms}"
-    have = catalog.rendition(key, profile.name, ph)
-    if have is not None and (cfg.library / have.path).is_file():
-        return have
-    bed_len = ffmpeg.measure(bed).duration_s
-    rate = ffmpeg.probe(bed).sample_rate
-    desc = f"dangke filler {ms / 1000:.3f} s"
-    tag = (Tagger("bext", tags.TagSet(title="filler"), description=desc, reference="filler",
-                  origination=origination_of(bed.stat().st_mtime, cfg.tz)) if profile.tags == "bext" else None)
-    job = SourceJob(key=key, path=bed, prepare=bed_filters(ms / 1000, bed_len, rate),
-                    duration_s=ms / 1000, label=f"filler {ms / 1000:.3f} s",
-                    steps=(f"filler bed looped to {ms / 1000:.3f} s; fades",),
-                    targets=(Target(profile, ph, rendition_path(cfg, key, profile, ph), tag, "filler"),))
-    made, errors, _ = run_jobs(cfg, catalog, [job])
-    if errors or not made:
-        raise DangkeError(f"filler could not be rendered: {errors[0][2] if errors else 'unknown'}", path=bed)
-    return made[0]
+
+    def make(want: Wanted) -> Rendition:
+        bed_len = ffmpeg.measure(bed).duration_s
+        rate = ffmpeg.probe(bed).sample_rate
+        desc = f"dangke filler {ms / 1000:.3f} s"
+        tag = (Tagger("bext", tags.TagSet(title="filler"), description=desc, reference="filler",
+                      origination=origination_of(bed.stat().st_mtime, cfg.tz)) if profile.tags == "bext" else None)
+        job = SourceJob(key=want.key, path=bed, prepare=bed_filters(ms / 1000, bed_len, rate),
+                        duration_s=ms / 1000, label=f"filler {ms / 1000:.3f} s",
+                        steps=(f"filler bed looped to {ms / 1000:.3f} s; fades",),
+                        targets=(Target(profile, want.profile_hash, want.dest, tag, "filler"),))
+        return render_one(cfg, catalog, job, "filler could not be rendered", bed)
+
+    return lifecycle.obtain(cfg, catalog, f"{sha256_file(bed)}+filler-{ms}", profile, make)

@@ -19,30 +19,28 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import uuid
 from pathlib import Path
 from typing import Sequence
 
+from .. import formats
 from ..catalog import Catalog
-from ..config import Config, profile_hash
+from ..config import Config
 from ..errors import DangkeError, ToolError
 from ..fsutil import sha256_file
 from ..media import bext, ffmpeg, tags
 from ..media import meter
 from ..media.ffmpeg import Filter, Output
 from ..models import DeviceProfile, Rendition
-from . import Tagger, chain, history, origination_of, rendition_path, run_jobs
+from . import chain, history, lifecycle, origination_of, render_one, tagger
+from .lifecycle import Wanted, profile_hash
 from .render import SourceJob, Target
 
 
 def _tagger(profile: DeviceProfile, title: str, reference: str, origination: str = ""):
-    """Tags of a non-lesson rendition: bext loudness for WAV, ID3v2.3 title for MP3;
-    ``origination``: see :attr:`pipeline.encode.Tagger.origination`."""
-    if profile.tags in ("bext", "id3v2.3", "mp4"):
-        return Tagger(profile.tags, tags.TagSet(title=title, genre=reference), profile.id3v1,
-                      f"dangke {reference}", reference, origination)
-    return None
+    """Tags of a non-lesson rendition in the profile's tag style (bext loudness for WAV,
+    a title elsewhere); ``origination``: see :attr:`pipeline.encode.Tagger.origination`."""
+    return tagger(profile, tags.TagSet(title=title, genre=reference), f"dangke {reference}", reference, origination)
 
 
 def _newest_origination(paths: Sequence[Path]) -> str:
@@ -65,28 +63,23 @@ def asset_rendition(cfg: Config, catalog: Catalog, asset: Path, profile_name: st
         raise DangkeError("jingle not found", path=asset,
                           fix="set [channels.<name>] intro / outro to an audio file, or remove the key")
     profile = cfg.profiles[profile_name]
-    ph = profile_hash(profile)
-    key = f"{sha256_file(asset)}+asset"
-    have = catalog.rendition(key, profile.name, ph)
-    if have is not None and (cfg.library / have.path).is_file():
-        return have
-    try:
-        length = ffmpeg.probe(asset).header_duration_s
-    except ToolError as exc:
-        raise DangkeError(f"jingle is not decodable audio: {exc.message}", path=asset,
-                          fix="use a WAV, FLAC or MP3 file") from exc
-    layout = "mono" if profile.channels == 1 else "stereo"
-    prepare = (Filter.of("aformat", channel_layouts=layout),) + chain.prepare("mono", profile.channels)
-    job = SourceJob(key=key, path=asset, prepare=prepare, duration_s=length or 60.0, label=f"jingle {asset.name}",
-                    steps=("jingle",),
-                    targets=(Target(profile, ph, rendition_path(cfg, key, profile, ph),
-                                    _tagger(profile, title, "jingle",
-                                            origination_of(asset.stat().st_mtime, cfg.tz)), title),))
-    made, errors, _ = run_jobs(cfg, catalog, [job])
-    if errors or not made:
-        raise DangkeError(f"jingle could not be rendered for {profile.name}: "
-                          f"{errors[0][2] if errors else 'unknown error'}", path=asset)
-    return made[0]
+
+    def make(want: Wanted) -> Rendition:
+        try:
+            length = ffmpeg.probe(asset).header_duration_s
+        except ToolError as exc:
+            raise DangkeError(f"jingle is not decodable audio: {exc.message}", path=asset,
+                              fix="use a WAV, FLAC or MP3 file") from exc
+        layout = "mono" if profile.channels == 1 else "stereo"
+        prepare = (Filter.of("aformat", channel_layouts=layout),) + chain.prepare("mono", profile.channels)
+        job = SourceJob(key=want.key, path=asset, prepare=prepare, duration_s=length or 60.0,
+                        label=f"jingle {asset.name}", steps=("jingle",),
+                        targets=(Target(profile, want.profile_hash, want.dest,
+                                        _tagger(profile, title, "jingle",
+                                                origination_of(asset.stat().st_mtime, cfg.tz)), title),))
+        return render_one(cfg, catalog, job, f"jingle could not be rendered for {profile.name}", asset)
+
+    return lifecycle.obtain(cfg, catalog, f"{sha256_file(asset)}+asset", profile, make)
 
 
 LOSSY_ATTEMPTS = 3
@@ -142,11 +135,15 @@ def slot_rendition(cfg: Config, catalog: Catalog, profile_name: str, parts: Sequ
         DangkeError: a part's file is missing, or ffmpeg failed.
     """
     profile = cfg.profiles[profile_name]
-    ph = profile_hash(profile)
-    key = slot_key(profile, parts, length_ms)
-    have = catalog.rendition(key, profile.name, ph)
-    if have is not None and (cfg.library / have.path).is_file():
-        return have
+    return lifecycle.obtain(cfg, catalog, slot_key(profile, parts, length_ms), profile,
+                            lambda want: _join(cfg, catalog, want, parts, length_ms, title, reference))
+
+
+def _join(cfg: Config, catalog: Catalog, want: Wanted, parts: Sequence[tuple[Rendition, int]],
+          length_ms: int, title: str, reference: str) -> Rendition:
+    """Make, finish and record the slot file ``want`` (see :func:`slot_rendition`)."""
+    profile, dest = want.profile, want.dest
+    pcm = formats.get(profile.format).pcm
     inputs = []
     rate = profile.sample_rate
     for r, ms in parts:
@@ -155,7 +152,6 @@ def slot_rendition(cfg: Config, catalog: Catalog, profile_name: str, parts: Sequ
             raise DangkeError(f"{r.key} is scheduled but its file is missing", path=path,
                               fix="run `dangke encode`, then `dangke schedule --force` for the day")
         inputs.append((path, int(round(ms * rate / 1000))))
-    dest = rendition_path(cfg, key, profile, ph)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{uuid.uuid4().hex}.tmp.{profile.extension}")
     loud, peak = parts_loudness(parts)
@@ -168,33 +164,28 @@ def slot_rendition(cfg: Config, catalog: Catalog, profile_name: str, parts: Sequ
         for attempt in range(1, LOSSY_ATTEMPTS + 1):
             level = (Filter.of("volume", f"{gain:.2f}dB"),) if gain else ()
             ffmpeg.concat(inputs, rate, profile.channels, int(round(length_ms * rate / 1000)),
-                          Output(tmp, level, chain.output_options(profile, title, coding if profile.format == "wav" else "")),
+                          Output(tmp, level, chain.output_options(profile, title, coding if pcm else "")),
                           duration_hint=length_ms / 1000)
-            got = ffmpeg.measure(tmp, duration_hint=length_ms / 1000, channels=profile.channels)
-            if profile.format == "wav":
-                loud, peak = got.integrated_lufs, got.true_peak_dbtp
-                break
+            got = lifecycle.verify(tmp, profile, duration_hint=length_ms / 1000)
             loud, peak = got.integrated_lufs, got.true_peak_dbtp
+            if pcm:
+                break
             step = _lossy_correction(profile, got)
             if step is None or attempt == LOSSY_ATTEMPTS:
                 break
             gain += step
-        tagger = _tagger(profile, title, reference, _newest_origination([p for p, _ in inputs]))
-        if tagger is not None:
-            tagger(tmp, got if got is not None else
-                   meter.Loudness(loud, float("nan"), peak, float("nan"), float("nan"), length_ms / 1000))
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        sha = sha256_file(tmp)
-        os.replace(tmp, dest)
+        sha, size = lifecycle.finish(
+            tmp, dest, _tagger(profile, title, reference, _newest_origination([p for p, _ in inputs])),
+            got if got is not None else
+            meter.Loudness(loud, float("nan"), peak, float("nan"), float("nan"), length_ms / 1000))
     except ToolError as exc:
-        tmp.unlink(missing_ok=True)
+        lifecycle.discard(tmp)
         raise DangkeError(f"slot audio could not be assembled: {exc.message}", path=dest) from exc
-    made = Rendition(source_sha256=key, profile=profile.name, profile_hash=ph,
+    made = Rendition(source_sha256=want.key, profile=profile.name, profile_hash=want.profile_hash,
                      path=str(dest.resolve().relative_to(cfg.library.resolve())), sha256=sha,
-                     bytes=dest.stat().st_size, duration_s=length_ms / 1000, extension=profile.extension,
+                     bytes=size, duration_s=length_ms / 1000, extension=profile.extension,
                      integrated_lufs=round(loud, 2), true_peak_dbtp=round(peak, 2), gain_db=0.0,
                      notes=(f"joined from {len(parts)} rendition(s)"
                             + (f", {gain:+.2f} dB after re-encoding" if gain else ""),))
-    catalog.add_rendition(made)
+    lifecycle.record(catalog, made)
     return made

@@ -8,18 +8,24 @@ slower speech without a pitch change). Then the gain curve of :mod:`.dynamics` (
 ``amultiply``, or one ``volume`` when it is constant), the trimming of leading and
 trailing silence, resampling (SoX resampler), and the encoder.
 
-The lossy encoders change level and peaks a little: :data:`CODEC` holds, per format,
-the level change and the true-peak headroom the first render plans with; a render whose
-decoded output still misses is corrected with the measured values.
+The lossy encoders change level and peaks a little: :func:`codec` gives, per format
+(:mod:`pipeline.formats`), the level change and the true-peak headroom the first render
+plans with; a render whose decoded output still misses is corrected with the measured values.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
+from .. import formats
 from ..media.ffmpeg import Filter
 from ..models import DeviceProfile
 from .dynamics import Shape
+
+CHAIN_VERSION = "4"
+"""Version of the encode chain; part of every rendition's cache key
+(:func:`pipeline.encode.lifecycle.profile_hash`): change it when the chain's output for
+the same profile changes, and every rendition is made again."""
 
 PANS = {
     "left": "mono|c0=c0",
@@ -48,56 +54,22 @@ def prepare(channel_mode: str, channels_out: int = 1) -> tuple[Filter, ...]:
     return tuple(filters)
 
 
-@dataclass(frozen=True)
-class Codec:
-    """A model of what an encoder does to level and peaks, which the plan solves with
-    (so the first render is right; see :mod:`.dynamics`).
+Codec = formats.Codec
+"""The encoder model (see :class:`pipeline.formats.Codec`)."""
 
-    ``level_db`` is the change of integrated loudness: LAME's decoded output is 0.45 dB
-    lower than its input at every bitrate (measured at 32, 64 and 128 kb/s on speech,
-    limited speech, synthetic speech and music beds: -0.41 to -0.48 dB; it is not its
-    lowpass, which removes < 0.05 LU of speech), ffmpeg's AAC 0.07 dB lower.
-    ``noise_factor`` models the quantisation noise: the decoded true peak of a frame is
-    at most its planned true peak plus ``noise_factor`` times the planned signal's RMS
-    over one encoder frame (``window_ms``); the noise of a perceptual coder follows the
-    local level, so dense, limited passages overshoot most (as measured: up to +2.7 dB
-    for 32 kb/s Layer III, +2.3 dB for AAC at 64 kb/s). ``headroom_db`` is a small flat
-    allowance on top (resampling, rounding).
-
-    The factors were fitted on the test inputs (speech, synthetic speech, short prompts,
-    phone memos, clipped and wide-range lectures, music beds): the largest observed
-    noise peak over the local RMS, times 1.25. ``onset_headroom_db`` more is kept for
-    the first ``onset_s`` seconds after the first sound (ffmpeg's AAC encoder overshoots
-    most on the first loud syllable of a file)."""
-
-    level_db: float
-    headroom_db: float
-    noise_factor: float = 0.0
-    window_ms: int = 24
-    onset_headroom_db: float = 0.0
-    onset_s: float = 0.0
-
-
-NOISE_FACTORS = {("mp3", 32): 1.0, ("mp3", 64): 0.5, ("mp3", 128): 0.3, ("m4a", 64): 1.1, ("m4a", 128): 0.5}
-"""Fitted ``noise_factor`` per (format, kb/s); other bitrates take the next lower one."""
-
-
-def _noise_factor(fmt: str, kbps: int) -> float:
-    known = sorted(k for f, k in NOISE_FACTORS if f == fmt)
-    lower = [k for k in known if k <= kbps] or known[:1]
-    return NOISE_FACTORS[(fmt, lower[-1])] if lower else 0.0
+NOISE_FACTORS = {(f.name, kbps): factor for f in formats.FORMATS.values() for kbps, factor in f.noise_factors}
+"""Fitted ``noise_factor`` per (format, kb/s), from :data:`pipeline.formats.FORMATS`;
+other bitrates take the next lower one."""
 
 
 def codec(profile: DeviceProfile) -> Codec:
-    """The model of a profile's encoder (PCM: exact, 0.1 dB for the dither)."""
-    kbps = profile.bitrate_kbps or 128
-    if profile.format == "mp3":
-        return Codec(level_db=-0.45, headroom_db=0.3, noise_factor=_noise_factor("mp3", kbps),
-                     window_ms=26 if profile.sample_rate >= 32000 else 52)
-    if profile.format == "m4a":
-        return Codec(level_db=-0.07, headroom_db=0.3, noise_factor=_noise_factor("m4a", kbps),
-                     window_ms=23, onset_headroom_db=3.0, onset_s=0.5)
-    return Codec(level_db=0.0, headroom_db=0.1)
+    """The model of a profile's encoder, from its format's entry in :mod:`pipeline.formats`
+    (PCM: exact, 0.1 dB for the dither).
+
+    Raises:
+        DangkeError: the profile's format is not in the table.
+    """
+    return formats.get(profile.format).codec(profile.bitrate_kbps, profile.sample_rate)
 
 
 def treatment(profile: DeviceProfile) -> tuple[Filter, ...]:
@@ -160,7 +132,7 @@ def post_filters(profile: DeviceProfile, trim: tuple[int, int] | None, gain_db: 
         filters += [Filter.of("atrim", start_sample=trim[0], end_sample=trim[1]),
                     Filter.of("asetpts", "N/SR/TB")]
     resample: dict[str, object] = {"resampler": "soxr"}   # SoX HQ (20-bit precision)
-    if profile.format == "wav" and profile.sample_format == "s16":
+    if formats.get(profile.format).pcm and profile.sample_format == "s16":
         resample.update(osf="s16", dither_method="triangular")
     filters.append(Filter.of("aresample", profile.sample_rate, **resample))
     if profile.channels == 2:
@@ -169,24 +141,26 @@ def post_filters(profile: DeviceProfile, trim: tuple[int, int] | None, gain_db: 
 
 
 def output_options(profile: DeviceProfile, title: str = "", coding_history: str = "") -> tuple[tuple[str, object], ...]:
-    """ffmpeg output options for a profile (codec, rate, channels, container); for a
-    Broadcast WAVE, the INFO title and the bext CodingHistory (see :mod:`.history`)."""
-    common = {"ac": profile.channels, "ar": profile.sample_rate, "map_metadata": -1,
-              "fflags": "+bitexact", "flags": "+bitexact"}
-    if profile.format == "mp3":
-        opts = {"acodec": "libmp3lame", "b:a": f"{profile.bitrate_kbps}k", "format": "mp3",
-                "id3v2_version": 0, "write_id3v1": 0, "write_xing": 1}
-        if profile.bitrate_mode == "vbr":
-            opts.pop("b:a")
-            opts["q:a"] = 4
-    elif profile.format == "wav":
-        codec_name = {"s16": "pcm_s16le", "s24": "pcm_s24le", "f32": "pcm_f32le"}[profile.sample_format]
-        opts = {"acodec": codec_name, "format": "wav", "write_bext": 1, "rf64": "auto"}
+    """ffmpeg output options for a profile (codec, rate, channels, container, from its
+    format's entry in :mod:`pipeline.formats`); for a Broadcast WAVE, the INFO title and
+    the bext CodingHistory (see :mod:`.history`).
+
+    Raises:
+        DangkeError: the profile's format is not in the table.
+    """
+    fmt = formats.get(profile.format)
+    opts: dict[str, object] = {"ac": profile.channels, "ar": profile.sample_rate, "map_metadata": -1,
+                               "fflags": "+bitexact", "flags": "+bitexact",
+                               "acodec": fmt.encoder_for(profile.sample_format), "format": fmt.container,
+                               **dict(fmt.options)}
+    if fmt.lossy:
+        if profile.bitrate_mode == "vbr" and fmt.vbr_quality is not None:
+            opts["q:a"] = fmt.vbr_quality
+        else:
+            opts["b:a"] = f"{profile.bitrate_kbps}k"
+    if fmt.pcm:
         if title:
             opts["metadata"] = f"title={title}"
         if coding_history:
             opts["metadata:g"] = f"coding_history={coding_history}"
-    else:
-        opts = {"acodec": "aac", "b:a": f"{profile.bitrate_kbps}k", "format": "ipod",
-                "movflags": "+faststart"}
-    return tuple(sorted({**common, **opts}.items()))
+    return tuple(sorted(opts.items()))

@@ -11,8 +11,9 @@
    plan is left short, so only ``max_gain_db`` can leave a rendition short.
 3. **Render once.** One ffmpeg run decodes the source again and writes every missing
    rendition, each with its curve (``amultiply`` from a pipe), trim, resampling, encoder.
-4. **Verify.** Each output is decoded and measured with the same meter. A rendition more
-   than the tolerance off target, or with its true peak above the ceiling, is planned
+4. **Verify.** Each output is decoded and measured with the same meter
+   (:func:`.lifecycle.verify`; one accepted is finished by :func:`.lifecycle.finish`).
+   A rendition more than the tolerance off target, or with its true peak above the ceiling, is planned
    again once with the measured level error and, where it overshot, a lower ceiling
    (:data:`MAX_ATTEMPTS` renders in all); over the test inputs about 1 rendition in 50,
    never a PCM one. ``Rendition.renders`` says how many it took.
@@ -27,7 +28,6 @@ verified by streaming its decoded frames into a :class:`~pipeline.media.meter.Su
 from __future__ import annotations
 
 import math
-import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -37,12 +37,12 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import ToolError
-from ..fsutil import sha256_file
 from ..media import ffmpeg, meter
 from ..media.ffmpeg import Filter, Output
 from ..models import DeviceProfile, Rendition
 from . import chain, chunked, dynamics, history
-from ..config import CHAIN_VERSION as CHAIN
+from .chain import CHAIN_VERSION as CHAIN
+from .lifecycle import discard as _discard, finish, verify_summary
 
 MAX_ATTEMPTS = 2
 """Renders of one rendition at most: the planned one and one correction (the model of
@@ -205,39 +205,6 @@ def _output(w: _Work, job: SourceJob, rate: int, source: ffmpeg.Probe | None = N
                   pre=_pre(job, p, rate), envelope=lambda: plan.envelope(frames), envelope_rate=rate)
 
 
-def verify(path: Path, profile: DeviceProfile, duration_hint: float | None = None,
-           expected_peak_dbtp: float | None = None) -> meter.Loudness:
-    """Decode a rendition and measure it (BS.1770-4 loudness, exact true peak).
-
-    ``expected_peak_dbtp`` (the planned peak) lets the meter skip interpolating samples
-    far below it; the true peak stays exact unless it falls more than 5.5 dB below.
-
-    Raises:
-        ToolError: the file cannot be decoded.
-    """
-    s = verify_summary(path, profile, duration_hint, expected_peak_dbtp)
-    return replace(s.loudness(), curve=s.curve())
-
-
-def verify_summary(path: Path, profile: DeviceProfile, duration_hint: float | None = None,
-                   expected_peak_dbtp: float | None = None) -> meter.Summary:
-    """The measurement of a decoded rendition, streamed (memory does not grow with its
-    1 ms frames): loudness, curve, and the frames whose true peak passes the ceiling
-    less :data:`PEAK_SLACK_DB` (see :func:`verify`; peaks exact within 2 dB of the
-    expected peak or the ceiling, over-estimated below).
-
-    Raises:
-        ToolError: the file cannot be decoded.
-    """
-    floor = min(profile.true_peak_dbtp, expected_peak_dbtp) - 2.0 if expected_peak_dbtp is not None else None
-    summary = meter.Summary(profile.sample_rate, keep_above=10 ** ((_accepted_peak(profile) - 0.001) / 20),
-                            duration_hint_s=duration_hint)
-    m = meter.Meter(profile.sample_rate, profile.channels, exact_within_db=0.0, floor_dbtp=floor, sink=summary.add)
-    ffmpeg.stream_pcm(path, [()], profile.sample_rate, profile.channels, [m.feed], duration_hint=duration_hint)
-    summary.samples = m.finish()
-    return summary
-
-
 def _accepted_peak(p: DeviceProfile) -> float:
     """The highest true peak (dBTP) a rendition of ``p`` is accepted with."""
     return p.true_peak_dbtp - PEAK_SLACK_DB
@@ -348,12 +315,13 @@ def _window(frames: meter.Frames, span: tuple[int, int]) -> meter.Frames:
 
 
 def _verify_all(pending: list[_Work], duration_s: float) -> list[meter.Loudness | ToolError]:
-    """:func:`verify` every rendered output, :data:`VERIFY_THREADS` at a time (each is an
+    """:func:`.lifecycle.verify` every rendered output, :data:`VERIFY_THREADS` at a time (each is an
     ffmpeg decode feeding a numpy meter that mostly runs without the GIL)."""
     def one(w: _Work) -> meter.Loudness | ToolError:
         assert w.tmp is not None and w.plan is not None
         try:
-            w.decoded = verify_summary(w.tmp, w.target.profile, duration_s, w.plan.predicted_peak_dbtp)
+            w.decoded = verify_summary(w.tmp, w.target.profile, duration_s, w.plan.predicted_peak_dbtp,
+                                       keep_above_dbtp=_accepted_peak(w.target.profile))
             return replace(w.decoded.loudness(), curve=w.decoded.curve())
         except ToolError as exc:
             return exc
@@ -369,26 +337,16 @@ def _miss(p: DeviceProfile, got: meter.Loudness) -> str:
             f" (got {got.integrated_lufs:.1f} LUFS, {got.true_peak_dbtp:.1f} dBTP)")
 
 
-def _discard(path: Path | None) -> None:
-    if path is not None:
-        path.unlink(missing_ok=True)
-
-
 def _finish(job: SourceJob, w: _Work, got: meter.Loudness) -> Rendition:
     t, plan = w.target, w.plan
     assert w.tmp is not None and plan is not None
-    if t.tag is not None:
-        t.tag(w.tmp, got)
-    with open(w.tmp, "rb+") as f:
-        os.fsync(f.fileno())
-    sha = sha256_file(w.tmp)
-    os.replace(w.tmp, t.dest)
+    sha, size = finish(w.tmp, t.dest, t.tag, got)
     notes = []
     if plan.capped:
         short = t.profile.loudness_lufs - got.integrated_lufs
         notes.append(f"{t.profile.name}: {short:.1f} LU short of target (max gain {plan.gain_db:.1f} dB reached)")
     return Rendition(source_sha256=job.key, profile=t.profile.name, profile_hash=t.profile_hash,
-                     path=str(t.dest), sha256=sha, bytes=t.dest.stat().st_size,
+                     path=str(t.dest), sha256=sha, bytes=size,
                      duration_s=got.duration_s, extension=t.profile.extension,
                      integrated_lufs=got.integrated_lufs, true_peak_dbtp=got.true_peak_dbtp,
                      gain_db=plan.gain_db, notes=tuple(notes), lra_lu=round(got.lra_lu, 2),

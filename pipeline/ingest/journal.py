@@ -12,7 +12,6 @@ is safe to repeat. ``DANGKE_CRASH_AT=<point>`` in the environment kills the proc
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 from pathlib import Path
@@ -64,13 +63,13 @@ def remove_duplicate(cfg: Config, catalog: Catalog, path: Path, sidecar: Path | 
     Raises:
         OSError: the library copy could not be checked or repaired (nothing was removed).
     """
-    row = catalog.source(sha)
-    stored = cfg.library / row["path"]
+    src = catalog.source(sha)
+    stored = cfg.library / src.path
     files.store_verified(path, stored, sha)  # repairs a missing or damaged library copy
     lesson = catalog.lesson_for_source(sha)
     lesson_id = lesson.lesson_id if lesson else "-"
-    when = (lesson.ingested_at if lesson else row["added_at"])[:10]
-    note = (f"same bytes as {row['original_name']} (already {lesson_id}"
+    when = (lesson.ingested_at if lesson else src.added_at)[:10]
+    note = (f"same bytes as {src.original_name} (already {lesson_id}"
             f"{f' v{lesson.version}' if lesson else ''}, ingested {when}); removed from the inbox")
     if sidecar is not None:
         side_sha = files.sha256_file(sidecar)
@@ -137,28 +136,28 @@ def _do_reject(cfg: Config, detail: dict) -> None:
 def replay(cfg: Config, catalog: Catalog) -> list[object]:
     """Finish the file work of a run that died after its decision was recorded."""
     done: list[object] = []
-    for row in catalog.intents():
-        detail = json.loads(row["detail"])
+    for intent in catalog.intents():
+        detail = intent.detail
         try:
-            if row["action"] == "reject":
+            if intent.action == "reject":
                 _do_reject(cfg, detail)
-            elif row["action"] == "clear":
+            elif intent.action == "clear":
                 path = cfg.inbox / detail["path"]
                 side = cfg.inbox / detail["sidecar"] if detail.get("sidecar") else None
-                clear_inbox(cfg, path, side, row["sha256"], detail.get("sidecar_sha256"))
+                clear_inbox(cfg, path, side, intent.sha256, detail.get("sidecar_sha256"))
         except OSError as exc:  # kept in the journal for the next pass
-            catalog.log("ingest", "error", row["name"], f"could not finish interrupted file work yet: {exc}")
+            catalog.log("ingest", "error", intent.name, f"could not finish interrupted file work yet: {exc}")
             continue
-        if row["action"] == "reject":
-            catalog.log("ingest", "info", row["name"], "finished a rejection interrupted earlier")
-        elif row["action"] == "clear":
-            lesson = catalog.lesson_for_source(row["sha256"])
+        if intent.action == "reject":
+            catalog.log("ingest", "info", intent.name, "finished a rejection interrupted earlier")
+        elif intent.action == "clear":
+            lesson = catalog.lesson_for_source(intent.sha256)
             if lesson is not None:
-                done.append(Accepted(name=row["name"], lesson_id=lesson.lesson_id, version=lesson.version,
+                done.append(Accepted(name=intent.name, lesson_id=lesson.lesson_id, version=lesson.version,
                                      title=lesson.title, category=lesson.category, dialect=lesson.dialect,
                                      duration_s=lesson.duration_s, resumed=True))
-            catalog.log("ingest", "info", row["name"], "finished clearing the inbox after an interrupted run")
-        catalog.drop_intent(row["id"])
+            catalog.log("ingest", "info", intent.name, "finished clearing the inbox after an interrupted run")
+        catalog.drop_intent(intent.id)
     return done
 
 

@@ -417,6 +417,58 @@ def write_mp4(path: Path, tags: TagSet) -> None:
     f.save()
 
 
+def write_vorbis(path: Path, tags: TagSet) -> None:
+    """Replace the Vorbis comments of an Ogg Opus file (RFC 7845 §5.2): TITLE, ARTIST,
+    ALBUM, GENRE, TRACKNUMBER, LANGUAGE (the ISO 639-3 code), COMMENT, the catalog id as
+    DANGKE_LESSON_ID and the series cover as METADATA_BLOCK_PICTURE (a FLAC picture
+    block, front cover, base64). Vorbis comments are UTF-8 by definition.
+
+    Raises:
+        mutagen.MutagenError: the file is not a writable Ogg Opus file.
+    """
+    import base64
+
+    from mutagen.flac import Picture
+    from mutagen.oggopus import OggOpus
+
+    f = OggOpus(str(path))
+    f.tags.clear()
+    f.tags["TITLE"] = [tags.title]
+    for key, value in (("ARTIST", tags.artist), ("ALBUM", tags.album), ("GENRE", tags.genre),
+                       ("TRACKNUMBER", tags.track), ("LANGUAGE", tags.language),
+                       ("COMMENT", tags.comment), ("DANGKE_LESSON_ID", tags.lesson_id)):
+        if value:
+            f.tags[key] = [value]
+    if tags.cover:
+        pic = Picture()
+        pic.type, pic.mime, pic.data = 3, tags.cover_mime, tags.cover   # 3: front cover
+        f.tags["METADATA_BLOCK_PICTURE"] = [base64.b64encode(pic.write()).decode("ascii")]
+    f.save()
+
+
+WRITERS = {
+    "id3v2.3": lambda path, tags, id3v1: write_id3v23(path, tags, id3v1),
+    "mp4": lambda path, tags, id3v1: write_mp4(path, tags),
+    "vorbis": lambda path, tags, id3v1: write_vorbis(path, tags),
+}
+"""The tag styles written here (a format's :attr:`pipeline.formats.Format.tag_style`), by
+name; ``bext`` (Broadcast WAVE) is written by :class:`pipeline.encode.Tagger` with the
+measured loudness, and its title by :func:`write_wav_title`."""
+
+
+def write(style: str, path: Path, tags: TagSet, id3v1: bool = False) -> None:
+    """Replace the tags of the rendition at ``path`` in tag ``style`` (see :data:`WRITERS`);
+    ``id3v1`` adds an ID3v1 tag where the style has one (``id3v2.3``).
+
+    Raises:
+        ValueError: no writer for ``style``.
+        mutagen.MutagenError: the file cannot be tagged in that style.
+    """
+    if style not in WRITERS:
+        raise ValueError(f"no tag writer for {style!r}; known: {', '.join(WRITERS)}")
+    WRITERS[style](path, tags, id3v1)
+
+
 def write_wav_title(path: Path, title: str, artist: str = "") -> bool:
     """Add an ``id3 `` chunk (ID3v2.3, UTF-16 text) with the title (and artist) to a
     WAV file, after its audio. MediaInfo and ExifTool decode RIFF ``INFO`` text as

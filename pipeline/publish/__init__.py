@@ -21,19 +21,20 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import fcntl
-import json
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
-from ..catalog import Catalog, LedgerEntry
+from ..catalog import Catalog, Generation, LedgerEntry
 from ..config import Config
 from ..errors import StoreError
+from ..layout import read_index
 from .privacy import check_objects
 from .feedset import feed_objects
 from .objects import collect_build, index_object, referenced_audio
-from .store import Put, Stat, Store, open_store
+from .store import Put, Stat, Store
+from .targets import open_store
 from .upload import LedgerWriter, Progress, ProgressFn, Tally, upload_all
 from .verify import VerifyReport, reconcile
 
@@ -127,10 +128,9 @@ def _store_generation(store: Store, listing: dict[str, Stat]) -> int:
     if "index.json" not in listing:
         return 0
     try:
-        number = json.loads(store.get("index.json")).get("generation")
-    except (ValueError, AttributeError, StoreError):
+        return read_index(store.get("index.json")).generation
+    except (ValueError, StoreError):
         return 0
-    return number if isinstance(number, int) else 0
 
 
 def _check_store(store: Store, catalog: Catalog, sid: str, content: list[Put], verify: bool,
@@ -159,7 +159,7 @@ def _prune_plan(catalog: Catalog, sid: str, ledger: dict[str, LedgerEntry], keep
     """What retention deletes once generation ``new`` (if any) is complete: the ledger's
     keys that none of the newest ``keep`` generations refers to (documents first, audio
     last), and the older generations whose file lists can then be forgotten."""
-    numbers = [r["number"] for r in catalog.store_generations(sid)]
+    numbers = [g.number for g in catalog.store_generations(sid)]
     if new is not None:
         numbers = [new] + [n for n in numbers if n != new]
     retained, dropped = numbers[:keep], numbers[keep:]
@@ -171,19 +171,19 @@ def _prune_plan(catalog: Catalog, sid: str, ledger: dict[str, LedgerEntry], keep
 
 
 def _unchanged(cfg: Config, catalog: Catalog, sid: str, ledger: dict[str, LedgerEntry], content: list[Put],
-               prev) -> set[str] | None:
+               prev: Generation | None) -> set[str] | None:
     """The keys of the last generation when a new one would be the same (same objects,
     feeds rebuilt at its time identical, all of it and its index.json in the store), else
     None."""
     if prev is None:
         return None
-    then = feed_objects(cfg, catalog, dt.datetime.fromisoformat(prev["published_at"]), peek=True)
+    then = feed_objects(cfg, catalog, dt.datetime.fromisoformat(prev.published_at), peek=True)
     if then is None:
         return None
     now = {o.key: (o.sha256, o.size) for o in content + then.objects}
     index = ledger.get("index.json")
-    if now != catalog.generation_files(sid, prev["number"]) or index is None \
-            or index.sha256 != prev["index_sha256"] or not all(_in_ledger(ledger, o) for o in content + then.objects):
+    if now != catalog.generation_files(sid, prev.number) or index is None \
+            or index.sha256 != prev.index_sha256 or not all(_in_ledger(ledger, o) for o in content + then.objects):
         return None
     return set(now)
 
@@ -222,8 +222,8 @@ def publish(cfg: Config, catalog: Catalog, dry_run: bool = False, verify: bool =
             deletes, dropped = _prune_plan(catalog, sid, ledger, keep, None, same)
             problems = () if dry_run else _prune(store, catalog, sid, deletes, dropped, progress)
             return PublishReport(sid, None, (), len(same) + 1, dry_run, tuple(deletes), checked, problems,
-                                 prev["number"])
-        number = max(prev["number"] if prev is not None else 0, seen) + 1
+                                 prev.number)
+        number = max(prev.number if prev is not None else 0, seen) + 1
         when = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
         feed_set = feed_objects(cfg, catalog, when)
         assert feed_set is not None
@@ -241,7 +241,7 @@ def publish(cfg: Config, catalog: Catalog, dry_run: bool = False, verify: bool =
         deletes = [(k, b) for k, b in deletes if k not in {o.key for o in objects}]
         report = PublishReport(sid, number, tuple((o.key, o.size) for o in uploads),
                                len(objects) + 1 - len(uploads), dry_run, tuple(deletes), checked,
-                               previous=prev["number"] if prev is not None else None)
+                               previous=prev.number if prev is not None else None)
         if dry_run:
             return report
         _upload_phases(store, catalog, cfg, sid, number, prev, todo, uploads, progress)
@@ -256,7 +256,7 @@ def publish(cfg: Config, catalog: Catalog, dry_run: bool = False, verify: bool =
         return dataclasses.replace(report, problems=problems)
 
 
-def _upload_phases(store: Store, catalog: Catalog, cfg: Config, sid: str, number: int, prev,
+def _upload_phases(store: Store, catalog: Catalog, cfg: Config, sid: str, number: int, prev: Generation | None,
                    todo: dict[str, list[Put]], uploads: list[Put], progress: ProgressFn | None) -> None:
     resumed = catalog.unfinished_run(sid) is not None
     catalog.begin_run(sid, number)
@@ -275,7 +275,7 @@ def _upload_phases(store: Store, catalog: Catalog, cfg: Config, sid: str, number
                 upload_all(store, todo[phase], 1 if phase == "index" else cfg.publish.jobs, done)
             except StoreError as exc:
                 ledger.flush()
-                still = f"generation {prev['number']} is still the published one and whole" if prev is not None \
+                still = f"generation {prev.number} is still the published one and whole" if prev is not None \
                     else "nothing was published yet"
                 catalog.log("publish", "error", sid, f"generation {number} stopped in {phase}: {exc.message}")
                 raise StoreError(

@@ -5,42 +5,18 @@ A broadcast day's ``<date>.json`` is the stored schedule; everything else about 
 ``<date>/<HHMMSS>.m3u``, the ``.ics`` and the channel's ``calendar.ics``) is derived from
 it with the *current* ``[station] base_url`` and channel titles, so a changed base URL
 reaches every published day at the next publish without planning anything again
-(issue 13). Rendering is pure (bytes in, bytes out) apart from reading the staged JSON.
+(issue 13). Rendering is pure (bytes in, bytes out) apart from reading the staged JSON
+(:func:`pipeline.layout.read_schedule`).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 from pathlib import Path
 
 from .. import ical, layout
 from ..config import Config
-from ..models import Airing, BroadcastDay, SlotPlan
-
-
-def read_day(data: bytes) -> BroadcastDay:
-    """A :class:`BroadcastDay` from the bytes of a ``broadcast/<channel>/<date>.json``
-    (design.md "Daily schedule" plus the extensions of contract-extensions.md).
-
-    Raises:
-        ValueError, KeyError: the document is not a schedule.
-    """
-    doc = json.loads(data)
-
-    def airing(i: dict) -> Airing:
-        return Airing(start=dt.datetime.fromisoformat(i["start"]), duration_s=float(i["duration_s"]),
-                      kind=i["kind"], title=i.get("title", ""), lesson_id=i.get("lesson_id"),
-                      category=i.get("category"), key=i.get("key"), sha256=i.get("sha256"))
-
-    slots = tuple(SlotPlan(start=dt.datetime.fromisoformat(s["start"]), end=dt.datetime.fromisoformat(s["end"]),
-                           items=tuple(airing(i) for i in s.get("items", [])), title=s.get("title", ""),
-                           series=s.get("series", ""), key=s.get("key"), sha256=s.get("sha256"),
-                           bytes=s.get("bytes"))
-                  for s in doc.get("slots", []))
-    return BroadcastDay(channel=doc["channel"], date=dt.date.fromisoformat(doc["date"]), timezone=doc["timezone"],
-                        slots=slots, notes=tuple(doc.get("notes", ())), clock=doc.get("clock", "daily"),
-                        clock_title=doc.get("clock_title", ""))
+from ..models import BroadcastDay, SlotPlan
+from ..staged import read_staged
 
 
 def slot_name(slot: SlotPlan) -> str:
@@ -98,16 +74,11 @@ def derived_documents(cfg: Config) -> dict[str, bytes]:
     Raises:
         DangkeError: a staged schedule cannot be read (it names the file).
     """
-    from ..errors import DangkeError
     out: dict[str, bytes] = {}
     calendars: dict[str, list[bytes]] = {}
     for name, path in staged_days(cfg):
         channel = cfg.channels[name]
-        try:
-            day = read_day(path.read_bytes())
-        except (ValueError, KeyError, TypeError) as exc:
-            raise DangkeError(f"the staged schedule cannot be read: {exc}", path=path,
-                              fix="run `dangke schedule --date DATE --force` for that day") from exc
+        day = read_staged(layout.read_schedule, path)
         docs = day_documents(day, channel.title or name, cfg.station.base_url)
         out.update({f"broadcast/{name}/{k}": v for k, v in docs.items()})
         calendars.setdefault(name, []).append(docs[f"{day.date.isoformat()}.ics"])

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
@@ -26,8 +25,9 @@ from ..catalog import Catalog
 from ..config import Config
 from ..errors import DangkeError
 from ..fsutil import sha256_file
-from ..layout import airing_guid, url
+from ..layout import airing_guid, read_schedule, url
 from ..models import Lesson, Rendition
+from ..staged import read_staged
 from ..vocab import CATEGORY_NAMES_ZH, DIALECT_NAMES_ZH
 from .feeds import Alternate, FeedInfo, FeedItem, build_feed
 from .store import Put
@@ -236,38 +236,38 @@ def _airings(cfg: Config, local: dict[str, Path], versions: dict[str, Rendition]
     """
     out: list[tuple[str, FeedItem]] = []
     for day_file in feed_day_files(cfg, when):
-        doc = json.loads(day_file.read_text(encoding="utf-8"))
-        name = doc["channel"]
+        day = read_staged(read_schedule, day_file)
+        name = day.channel
         channel = cfg.channels.get(name)
         if channel is None:
             continue
         title = channel.title or name
         mime = cfg.profiles[channel.profile].mime_type
-        for slot in doc["slots"]:
-            start, end = dt.datetime.fromisoformat(slot["start"]), dt.datetime.fromisoformat(slot["end"])
-            if slot.get("key"):
-                name_ = slot.get("title") or title
-                href, length, kind_type, alts = _enclosure(cfg, local, versions, slot["key"], mime, day_file)
+        for slot in day.slots:
+            start, end = slot.start, slot.end
+            if slot.key:
+                name_ = slot.title or title
+                href, length, kind_type, alts = _enclosure(cfg, local, versions, slot.key, mime, day_file)
                 out.append((name, FeedItem(
-                    guid=f"dangke-slot:{name}:{slot['start']}:{slot['sha256'][:16]}",
+                    guid=f"dangke-slot:{name}:{start.isoformat()}:{(slot.sha256 or '')[:16]}",
                     title=f"{start:%Y-%m-%d %H:%M} {name_}（{KIND_TITLES['slot']}）",
                     description=f"{title}：{start:%Y-%m-%d %H:%M}–{end:%H:%M} 整段節目，"
-                                f"{len(slot['items'])} 項 (the whole slot in one file)",
+                                f"{len(slot.items)} 項 (the whole slot in one file)",
                     url=href, length=length, mime_type=kind_type, pub_date=start,
                     duration_s=(end - start).total_seconds(), air_start=start, air_end=end, kind="slot",
                     location=title, alternates=alts)))
-            for item in slot["items"]:
-                if not item.get("key"):
+            for item in slot.items:
+                if not item.key:
                     continue
-                at = dt.datetime.fromisoformat(item["start"])
-                label = CATEGORY_NAMES_ZH.get(item.get("category") or "", "")
-                what = " · ".join(x for x in (label, item.get("lesson_id") or item["kind"]) if x)
-                href, length, kind_type, alts = _enclosure(cfg, local, versions, item["key"], mime, day_file)
+                at = item.start
+                label = CATEGORY_NAMES_ZH.get(item.category or "", "")
+                what = " · ".join(x for x in (label, item.lesson_id or item.kind) if x)
+                href, length, kind_type, alts = _enclosure(cfg, local, versions, item.key, mime, day_file)
                 out.append((name, FeedItem(
-                    guid=airing_guid(name, item["start"], item.get("sha256")),
-                    title=f"{at:%Y-%m-%d %H:%M:%S} {item['title']}",
+                    guid=airing_guid(name, at.isoformat(), item.sha256),
+                    title=f"{at:%Y-%m-%d %H:%M:%S} {item.title}",
                     description=f"{title}：{what}", url=href, length=length, mime_type=kind_type, pub_date=at,
-                    duration_s=float(item["duration_s"]), air_start=at,
-                    air_end=at + dt.timedelta(seconds=float(item["duration_s"])), kind=item["kind"],
-                    category=item.get("category") or "", location=title, alternates=alts)))
+                    duration_s=float(item.duration_s), air_start=at,
+                    air_end=at + dt.timedelta(seconds=float(item.duration_s)), kind=item.kind,
+                    category=item.category or "", location=title, alternates=alts)))
     return out

@@ -6,16 +6,17 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import os
 from pathlib import Path
 
+from .. import formats, layout
 from ..catalog import Catalog
 from ..config import Config
 from ..errors import DangkeError
 from ..feedaudio import podcast_keys
 from ..fsutil import sha256_file
-from ..models import Quarter, Rendition
+from ..models import BroadcastDay, Quarter, Rendition
+from ..staged import read_staged
 from .derived import derived_documents
 from .feedset import feed_day_files, lesson_feed_sources
 from .store import Put
@@ -25,7 +26,7 @@ SHORT = "public, max-age=300"
 NO_CACHE = "no-cache"
 
 CONTENT_TYPES = {
-    ".mp3": "audio/mpeg", ".wav": "audio/wav", ".m4a": "audio/mp4",
+    **formats.CONTENT_TYPES,   # renditions: every format's, from pipeline.formats
     ".json": "application/json; charset=utf-8", ".m3u": "audio/x-mpegurl; charset=utf-8",
     # not application/vnd.apple.mpegurl: that is HLS, and VLC then hands a plain playlist to its
     # HLS and MPEG-PS demuxers and plays nothing (issue 13); audio/x-mpegurl is a plain M3U to
@@ -108,18 +109,22 @@ def referenced_keys(cfg: Config, catalog: Catalog, build: list[Put], when: dt.da
     feeds refer to."""
     when = when or dt.datetime.now(dt.timezone.utc)
     keys: set[str] = set()
-    documents = [obj.path for obj in build if obj.key.endswith(".json") and obj.path is not None]
-    documents += feed_day_files(cfg, when)
+    for obj in build:
+        if obj.path is not None and layout.MANIFEST_KEY.match(obj.key):
+            keys.update(i.key for i in read_staged(layout.read_manifest, obj.path).items if i.key)
+    schedules = [obj.path for obj in build if obj.path is not None and layout.SCHEDULE_KEY.match(obj.key)]
     aired: set[str] = set()
-    for path in dict.fromkeys(documents):
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        keys.update(i["key"] for i in doc.get("items", []) if i.get("key"))
-        aired.update(i["key"] for s in doc.get("slots", []) for i in s.get("items", []) if i.get("key"))
-        aired.update(s["key"] for s in doc.get("slots", []) if s.get("key"))
+    for path in dict.fromkeys(schedules + feed_day_files(cfg, when)):
+        aired |= schedule_keys(read_staged(layout.read_schedule, path))
     keys.update(aired)
     keys.update(item.key for _, item in lesson_feed_sources(cfg, catalog))
     keys.update(podcast_keys(cfg, catalog, aired))  # the broadcast feeds' MP3 enclosures (issue 13)
     return keys
+
+
+def schedule_keys(day: BroadcastDay) -> set[str]:
+    """Every audio key a broadcast day refers to: its items' and its whole-slot files'."""
+    return {a.key for s in day.slots for a in s.items if a.key} | {s.key for s in day.slots if s.key}
 
 
 def referenced_audio(cfg: Config, catalog: Catalog, build: list[Put]) -> list[Put]:
@@ -149,8 +154,7 @@ def referenced_audio(cfg: Config, catalog: Catalog, build: list[Put]) -> list[Pu
 
 
 def index_object(number: int, when: dt.datetime, objects: list[Put]) -> Put:
-    """``index.json``: ``{"generation", "published_at", "files": {key: {"sha256", "bytes"}}}``."""
-    body = {"generation": number, "published_at": when.isoformat(),
-            "files": {o.key: {"sha256": o.sha256, "bytes": o.size} for o in sorted(objects, key=lambda o: o.key)}}
-    return _put_bytes("index.json", (json.dumps(body, ensure_ascii=False, indent=2) + "\n").encode("utf-8"),
-                      NO_CACHE)
+    """``index.json`` of generation ``number`` published at ``when`` listing ``objects``
+    (:func:`pipeline.layout.index`)."""
+    files = {o.key: layout.IndexEntry(o.sha256, o.size) for o in sorted(objects, key=lambda o: o.key)}
+    return _put_bytes("index.json", layout.index(number, when.isoformat(), files), NO_CACHE)

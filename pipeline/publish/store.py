@@ -14,9 +14,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import urlparse
 
-from ..errors import ConfigError, StoreError
+from ..errors import StoreError
 from ..fsutil import fsync_dir, sha256_file
 
 PARTIAL_SUFFIX = ".part"
@@ -195,23 +194,3 @@ class FileStore:
 
     def describe(self) -> str:
         return f"file://{self.root.resolve()}"
-
-
-def open_store(target: str, root: Path, **s3_options: object) -> Store:
-    """The store for a ``[publish] target``: ``file://<path>`` (relative to ``root``) or
-    ``s3://bucket/prefix``.
-
-    Raises:
-        ConfigError: an unsupported scheme or a target without a bucket.
-    """
-    parsed = urlparse(target)
-    if parsed.scheme == "file":
-        path = Path((parsed.netloc or "") + parsed.path)
-        return FileStore(path if path.is_absolute() else (root / path))
-    if parsed.scheme == "s3":
-        if not parsed.netloc:
-            raise ConfigError(f"[publish] target {target!r} has no bucket", fix="use s3://bucket/prefix")
-        from .s3 import S3Store
-        return S3Store(parsed.netloc, parsed.path.strip("/"), **s3_options)  # type: ignore[arg-type]
-    raise ConfigError(f"[publish] target {target!r} is not file:// or s3://",
-                      fix="use file://public or s3://bucket/prefix")

@@ -107,20 +107,24 @@ def build_report(cfg: Config, catalog: Catalog, workers: int | None = None) -> R
     except ConfigError as exc:  # the planner reports registry problems; the report goes on
         devices = []
         notes.append(f"fleet registry not read: {exc}")
-    staged = publishing.staged_keys(cfg)
-    quarters = [gather.quarter(cfg, q, devices) for q in gather.staged_quarters(cfg, staged)]
-    keys = published_keys(cfg, catalog, quarters)
-    from ..publish import store_for
     site = Site(cfg, out)
-    data = {
-        "station": cfg.station.name, "inbox": gather.inbox(cfg, catalog),
-        "lessons": gather.lessons(cfg, catalog, keys), "quarters": quarters,
-        "weeks": gather.broadcast_weeks(cfg),
-        "generations": publishing.generations(cfg, catalog, store_for(cfg).describe()),
-        "target": cfg.publish.target, "listens": listens_source(cfg, catalog),
-    }
-    drawn, pictures = site.pictures(catalog, data["lessons"], workers or os.cpu_count() or 1)
-    site.write_all(data)
+    lessons = gather.lessons(cfg, catalog)
+    # the pictures are drawn (in worker processes) while the rest is gathered and written
+    drawing, pictures = site.pictures(catalog, lessons, workers or os.cpu_count() or 1)
+    with drawing:
+        staged = publishing.staged_keys(cfg)
+        quarters = [gather.quarter(cfg, q, devices) for q in gather.staged_quarters(cfg, staged)]
+        gather.mark_published(lessons, published_keys(cfg, catalog, quarters))
+        from ..publish import store_for
+        data = {
+            "station": cfg.station.name, "inbox": gather.inbox(cfg, catalog),
+            "lessons": lessons, "quarters": quarters,
+            "weeks": gather.broadcast_weeks(cfg),
+            "generations": publishing.generations(cfg, catalog, store_for(cfg).describe()),
+            "target": cfg.publish.target, "listens": listens_source(cfg, catalog),
+        }
+        site.write_all(data)
+        drawn = drawing.wait()
     removed = _remove_stale(out, site.written)
     return ReportResult(index=out / "index.html", pages=site.pages, pages_written=site.changed,
                         pictures=pictures, pictures_drawn=drawn, removed=removed,

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import json
 import re
 from collections import Counter, defaultdict
 from pathlib import Path
+from typing import Callable, TypeVar
 
+from .. import layout
 from ..catalog import Catalog
-from ..config import Config, profile_hash
-from ..models import Quarter
+from ..config import Config
+from ..encode.lifecycle import profile_hash
+from ..models import BroadcastDay, Quarter
 from ..vocab import CATEGORIES, CATEGORY_NAMES_ZH, DIALECT_NAMES_ZH
+
+T = TypeVar("T")
 
 GROUP_NAMES_ZH = {"fisher": "漁民", "elderly": "高齡", "mobility": "行動不便", "general": "一般"}
 KIND_NAMES_ZH = {"not-planned": "未能安排", "must-carry": "必載課程", "group-topic": "群體主題",
@@ -59,21 +63,21 @@ def inbox(cfg: Config, catalog: Catalog) -> dict:
     from ..ingest import inbox_candidates
     from ..ingest.files import display_name
     days: dict[str, dict[str, list]] = defaultdict(lambda: {"accepted": [], "rejected": [], "duplicates": []})
-    for row in catalog.lesson_rows():
-        days[local_day(cfg, row["ingested_at"])]["accepted"].append({
-            "name": row["original_name"], "lesson_id": row["lesson_id"], "version": row["version"],
-            "title": row["title"], "category": row["category"], "dialect": row["dialect"],
-            "duration_s": row["duration_s"], "superseded": bool(row["superseded"]),
-            "warnings": json.loads(row["warnings"] or "[]"), "page": f"lesson/{slug(row['lesson_id'])}.html"
-            if not row["superseded"] else None, "at": row["ingested_at"]})
-    for row in catalog.rejections(limit=100000):
-        en, zh = _split_reason(row["reason"])
-        days[local_day(cfg, row["at"])]["rejected"].append({"name": row["name"], "reason": en, "reason_zh": zh,
-                                                             "at": row["at"]})
-    for row in catalog.db.execute("SELECT * FROM events WHERE stage='ingest' AND message LIKE 'same bytes as %'"
-                                  " ORDER BY id").fetchall():
-        days[local_day(cfg, row["at"])]["duplicates"].append({"name": row["subject"], "note": row["message"],
-                                                              "at": row["at"]})
+    for rec in catalog.lesson_rows():
+        lesson = rec.lesson
+        days[local_day(cfg, lesson.ingested_at)]["accepted"].append({
+            "name": lesson.original_name, "lesson_id": lesson.lesson_id, "version": lesson.version,
+            "title": lesson.title, "category": lesson.category, "dialect": lesson.dialect,
+            "duration_s": lesson.duration_s, "superseded": rec.superseded,
+            "warnings": list(rec.warnings), "page": f"lesson/{slug(lesson.lesson_id)}.html"
+            if not rec.superseded else None, "at": lesson.ingested_at})
+    for rej in catalog.rejections(limit=100000):
+        en, zh = _split_reason(rej.reason)
+        days[local_day(cfg, rej.at)]["rejected"].append({"name": rej.name, "reason": en, "reason_zh": zh,
+                                                         "at": rej.at})
+    for event in catalog.events("ingest", "same bytes as "):
+        days[local_day(cfg, event.at)]["duplicates"].append({"name": event.subject, "note": event.message,
+                                                             "at": event.at})
     audio, waiting = inbox_candidates(cfg)
     waits = [{"name": display_name(p.name), "why": "complete: taken by the next ingest",
               "why_zh": "已完整：下次匯入時處理"} for p in audio]
@@ -88,13 +92,14 @@ def inbox(cfg: Config, catalog: Catalog) -> dict:
 
 # -- lessons ---------------------------------------------------------------------------------
 
-def lessons(cfg: Config, catalog: Catalog, published_keys: set[str]) -> list[dict]:
+def lessons(cfg: Config, catalog: Catalog, published_keys: set[str] | None = None) -> list[dict]:
     """Every current lesson with its source findings and its renditions (measured values,
-    target, ceiling, store key and whether the upcoming generation carries it)."""
+    target, ceiling, store key and whether the upcoming generation carries it: with
+    ``published_keys`` None, :func:`mark_published` is to tell that later)."""
     out = []
     for lesson in catalog.lessons():
         src = catalog.source(lesson.source_sha256)
-        findings = json.loads(src["analysis"] or "{}") if src is not None else {}
+        findings = dict(src.analysis) if src is not None else {}
         rends = []
         for name, p in sorted(cfg.profiles.items()):
             r = catalog.rendition(lesson.source_sha256, name, profile_hash(p))
@@ -102,22 +107,35 @@ def lessons(cfg: Config, catalog: Catalog, published_keys: set[str]) -> list[dic
                           "made": r is not None,
                           **({"integrated_lufs": r.integrated_lufs, "true_peak_dbtp": r.true_peak_dbtp,
                               "bytes": r.bytes, "duration_s": r.duration_s, "gain_db": r.gain_db,
-                              "notes": list(r.notes), "key": r.key, "sha256": r.sha256,
-                              "published": r.key in published_keys} if r is not None else {})})
+                              "notes": list(r.notes), "key": r.key, "sha256": r.sha256}
+                           if r is not None else {})})
         out.append({"lesson_id": lesson.lesson_id, "version": lesson.version, "title": lesson.title,
                     "category": lesson.category, "dialect": lesson.dialect, "duration_s": lesson.duration_s,
                     "speaker": lesson.speaker, "series": lesson.series, "episode": lesson.episode,
                     "original_name": lesson.original_name, "ingested_at": lesson.ingested_at,
-                    "source_sha256": lesson.source_sha256, "bytes": src["bytes"] if src is not None else 0,
+                    "source_sha256": lesson.source_sha256, "bytes": src.bytes if src is not None else 0,
                     "findings": findings, "renditions": rends, "slug": slug(lesson.lesson_id)})
+    if published_keys is not None:
+        mark_published(out, published_keys)
     return out
+
+
+def mark_published(lessons: list[dict], published_keys: set[str]) -> None:
+    """Set ``published`` on each made rendition of :func:`lessons`: whether the upcoming
+    generation carries its key."""
+    for lesson in lessons:
+        for r in lesson["renditions"]:
+            if r["made"]:
+                r["published"] = r["key"] in published_keys
 
 
 # -- the quarter -------------------------------------------------------------------------------
 
-def _read_json(path: Path) -> dict | None:
+def _read(reader: Callable[[bytes], T], path: Path) -> T | None:
+    """A staged document read with a :mod:`pipeline.layout` reader; None when it is
+    missing or is not that document (the report shows what it can)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return reader(path.read_bytes())
     except (OSError, ValueError):
         return None
 
@@ -164,17 +182,18 @@ def quarter(cfg: Config, quarter_text: str, devices: list) -> dict:
     rows, towns, groups = [], defaultdict(_empty_group), defaultdict(_empty_group)
     keys: set[str] = set()
     for d in sorted(devices, key=lambda d: d.device_id):
-        man = _read_json(qdir / d.device_id / "manifest.json")
-        dif = _read_json(qdir / d.device_id / "diff.json") or {}
+        man = _read(layout.read_manifest, qdir / d.device_id / "manifest.json")
+        dif = _read(layout.read_diff, qdir / d.device_id / "diff.json")
         probs = problems.get(d.device_id, [])
-        seconds = Counter({k: float(v) for k, v in (man or {}).get("category_seconds", {}).items()})
+        seconds = Counter(layout.category_seconds(man) if man is not None else {})
         if man is not None:
-            keys.update(i["key"] for i in man.get("items", []) if i.get("key"))
+            keys.update(i.key for i in man.items if i.key)
         row = {"device_id": d.device_id, "township": d.township, "village": d.village, "group": d.group,
                "dialect": d.dialect, "profile": d.profile, "planned": man is not None,
-               "lessons_count": len((man or {}).get("items", [])), "seconds": sum(seconds.values()),
-               "bytes": (man or {}).get("totals", {}).get("bytes", 0),
-               "bytes_to_write": int(dif.get("bytes_to_write", 0)), "files_to_add": len(dif.get("add", [])),
+               "lessons_count": len(man.items) if man is not None else 0, "seconds": sum(seconds.values()),
+               "bytes": man.bytes if man is not None else 0,
+               "bytes_to_write": dif.bytes_to_write if dif is not None else 0,
+               "files_to_add": len(dif.add) if dif is not None else 0,
                "problems": probs, "town_slug": slug(d.township)}
         rows.append(row)
         for agg in (towns[d.township], groups[d.group]):
@@ -241,14 +260,14 @@ def broadcast_weeks(cfg: Config) -> list[dict]:
     per channel a grid of slots x days with each slot's lessons, the week's seconds per
     category against the county rule, and the lessons aired more than once."""
     root = cfg.build / "broadcast"
-    by_week: dict[dt.date, dict[str, dict[dt.date, dict]]] = defaultdict(lambda: defaultdict(dict))
+    by_week: dict[dt.date, dict[str, dict[dt.date, BroadcastDay]]] = defaultdict(lambda: defaultdict(dict))
     for channel_dir in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
         for path in channel_dir.glob("*.json"):
             try:
                 day = dt.date.fromisoformat(path.stem)
             except ValueError:
                 continue
-            doc = _read_json(path)
+            doc = _read(layout.read_schedule, path)
             if doc is not None:
                 by_week[day - dt.timedelta(days=day.weekday())][channel_dir.name][day] = doc
     weeks = []
@@ -260,25 +279,24 @@ def broadcast_weeks(cfg: Config) -> list[dict]:
     return weeks
 
 
-def _channel_week(cfg: Config, channel: str, docs: dict[dt.date, dict], days: list[dt.date]) -> dict:
+def _channel_week(cfg: Config, channel: str, docs: dict[dt.date, BroadcastDay], days: list[dt.date]) -> dict:
     times: dict[str, dict[str, dict]] = defaultdict(dict)
     seconds: Counter = Counter()
     aired: dict[str, list[str]] = defaultdict(list)
     titles: dict[str, str] = {}
     for day, doc in docs.items():
-        for slot in doc.get("slots", []):
-            start = slot.get("start", "")
-            lessons_ = [i for i in slot.get("items", []) if i.get("kind") == "lesson"]
+        for slot in doc.slots:
+            lessons_ = [i for i in slot.items if i.kind == "lesson"]
             for i in lessons_:
-                seconds[i.get("category", "other")] += float(i.get("duration_s", 0.0))
-                aired[i.get("lesson_id", "")].append(day.isoformat())
-                titles[i.get("lesson_id", "")] = i.get("title", "")
-            times[start[11:16]][day.isoformat()] = {
-                "title": slot.get("title", ""), "end": slot.get("end", "")[11:16],
-                "lessons": [{"title": i.get("title", ""), "category": i.get("category", ""),
-                             "category_zh": CATEGORY_NAMES_ZH.get(i.get("category", ""), i.get("category", "")),
-                             "lesson_id": i.get("lesson_id", ""), "slug": slug(i.get("lesson_id", "")),
-                             "duration_s": i.get("duration_s", 0.0)} for i in lessons_]}
+                seconds[i.category or "other"] += float(i.duration_s)
+                aired[i.lesson_id or ""].append(day.isoformat())
+                titles[i.lesson_id or ""] = i.title
+            times[f"{slot.start:%H:%M}"][day.isoformat()] = {
+                "title": slot.title, "end": f"{slot.end:%H:%M}",
+                "lessons": [{"title": i.title, "category": i.category or "",
+                             "category_zh": CATEGORY_NAMES_ZH.get(i.category or "", i.category or ""),
+                             "lesson_id": i.lesson_id or "", "slug": slug(i.lesson_id or ""),
+                             "duration_s": i.duration_s} for i in lessons_]}
     grid = [{"time": t, "cells": [times[t].get(d.isoformat()) for d in days]} for t in sorted(times)]
     repeats = [{"lesson_id": k, "slug": slug(k), "title": titles.get(k, ""), "count": len(v), "days": sorted(v)}
                for k, v in sorted(aired.items()) if len(v) > 1]
@@ -289,14 +307,13 @@ def _channel_week(cfg: Config, channel: str, docs: dict[dt.date, dict], days: li
 
 def schedule_keys(cfg: Config) -> set[str]:
     """Every audio key the staged schedules refer to."""
+    from ..publish.objects import schedule_keys as day_keys
     keys: set[str] = set()
     root = cfg.build / "broadcast"
     for path in root.glob("*/*.json") if root.is_dir() else []:
-        doc = _read_json(path) or {}
-        for s in doc.get("slots", []):
-            keys.update(i["key"] for i in s.get("items", []) if i.get("key"))
-            if s.get("key"):
-                keys.add(s["key"])
+        day = _read(layout.read_schedule, path)
+        if day is not None:
+            keys |= day_keys(day)
     return keys
 
 

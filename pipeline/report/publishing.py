@@ -102,7 +102,7 @@ def generations(cfg: Config, catalog: Catalog, store: str) -> dict:
     listed: list[dict] = []
     previous_files: dict[str, tuple[str, int]] | None = {}
     for row in rows:
-        n = row["number"]
+        n = row.number
         files = catalog.generation_files(store, n) or None
         summary = known.get(n)
         if summary is None and files is not None and previous_files is not None:
@@ -112,8 +112,8 @@ def generations(cfg: Config, catalog: Catalog, store: str) -> dict:
         previous_files = files
         if summary is not None and summary.get("report_only"):
             continue
-        listed.append({"number": n, "published_at": row["published_at"], "objects": row["objects"],
-                       "bytes": row["bytes"], "changes": summary["all"] if summary else None,
+        listed.append({"number": n, "published_at": row.published_at, "objects": row.objects,
+                       "bytes": row.bytes, "changes": summary["all"] if summary else None,
                        "content": summary["content"] if summary else None, "files": files})
     predicted = _predicted(cfg, catalog)
     last = listed[-1] if listed else None

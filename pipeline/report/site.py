@@ -77,9 +77,10 @@ class Site:
         self.pages += 1
 
     # -- pictures ---------------------------------------------------------------------------
-    def pictures(self, catalog, lessons: list[dict], workers: int) -> tuple[int, int]:
-        """Give each lesson its picture (``lesson["picture"]``, relative to reports/), drawing
-        the missing ones; returns ``(drawn, total)``."""
+    def pictures(self, catalog, lessons: list[dict], workers: int) -> tuple[plots.Drawing, int]:
+        """Give each lesson its picture (``lesson["picture"]``, relative to reports/) and
+        start drawing the missing ones (in ``workers`` processes when there are many);
+        returns the :class:`~.plots.Drawing` to wait for and the number of pictures."""
         shas = [l["source_sha256"] for l in lessons]
         shas += [r["sha256"] for l in lessons for r in l["renditions"] if r["made"]]
         stored = curves.load(catalog, shas)
@@ -103,7 +104,7 @@ class Site:
             if not path.is_file():
                 path.parent.mkdir(parents=True, exist_ok=True)
                 jobs.append((str(path), src.curve if src else None, series))
-        return plots.draw_all(jobs, workers), total
+        return plots.Drawing(jobs, workers), total
 
     # -- pages ------------------------------------------------------------------------------
     def write_all(self, data: dict) -> None:
