@@ -80,7 +80,7 @@ def main() -> None:
                                 *_args(chain.output_options(profile)), str(out)], check=True, timeout=600)
                 dec = verify_frames(out, pcm)
                 n = min(len(plan), len(dec))
-                rms = local_rms(plan.energy[:n] / np.maximum(np.diff(plan.edges[:n + 1]), 1), fmt.window_ms)
+                rms = local_rms(plan.energy[:n] / np.maximum(np.diff(plan.edges(0, n)), 1), fmt.window_ms)
                 ratio = np.where(near[:n], (dec.peak[:n] - plan.peak[:n]) / np.maximum(rms, 1e-9), -np.inf)
                 at = int(np.argmax(ratio))
                 onset = ratio[first:first + 500].max(initial=-np.inf)

@@ -541,7 +541,7 @@ def test_aac_keeps_extra_headroom_only_around_the_first_sound():
 
     peak = np.full(10_000, 1e-4)
     peak[3000:] = 0.5
-    frames = meter.Frames(48000, 480_000, np.arange(10_001) * 48, np.ones(10_000), peak)
+    frames = meter.Frames(48000, 480_000, np.ones(10_000, np.float32), peak)
     web = load_config(Path(__file__).parent.parent / "config" / "dangke.toml").profiles["web"]
     offsets = onset_offsets(frames, chain.codec(web), -50.0)
     span = int(chain.codec(web).onset_s * 1000)

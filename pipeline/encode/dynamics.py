@@ -36,12 +36,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
 from ..media import meter
 from ..media.meter import Frames
+from . import chunked
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ class Plan:
     """
 
     gain_db: float
-    curve_db: np.ndarray | None
+    curve_db: "np.ndarray | chunked.Spill | None"
     predicted_lufs: float
     predicted_peak_dbtp: float
     limited_db: float
@@ -91,7 +92,6 @@ class Plan:
         gets more gain than its frame allows. Computed chunk by chunk (memory does not
         grow with the length)."""
         n = len(frames)
-        edges = frames.edges
         per_chunk = max(1, chunk // max(1, int(frames.rate * meter.FRAME_S)))
         for f0 in range(0, n, per_chunk):
             f1 = min(n, f0 + per_chunk)
@@ -103,11 +103,12 @@ class Plan:
             at[0] = lin[k0] if f0 == 0 else min(lin[k0 - 1], lin[k0])
             at[-1] = lin[k1 - 1] if f1 == n else min(lin[k1 - 1], lin[k1])
             at[1:-1] = np.minimum(lin[k0:k1 - 1], lin[k0 + 1:k1])
-            lengths = np.diff(edges[f0:f1 + 1])
+            edges = frames.edges(f0, f1)
+            lengths = np.diff(edges)
             start32 = at[:-1].astype(np.float32)
             slope32 = ((at[1:] - at[:-1]) / np.maximum(lengths, 1)).astype(np.float32)
-            pos = np.arange(int(edges[f1] - edges[f0]), dtype=np.float32)
-            pos -= np.repeat((edges[f0:f1] - edges[f0]).astype(np.float32), lengths)
+            pos = np.arange(int(edges[-1] - edges[0]), dtype=np.float32)
+            pos -= np.repeat((edges[:-1] - edges[0]).astype(np.float32), lengths)
             yield np.repeat(start32, lengths) + np.repeat(slope32, lengths) * pos
 
 
@@ -127,10 +128,10 @@ def compression_db(frames: Frames, shape: Shape, reference_lufs: float) -> np.nd
     if shape.compress_ratio <= 1.0 or not math.isfinite(reference_lufs):
         return np.zeros(len(frames))
     w = max(1, shape.compress_window_ms)
-    c = np.concatenate([[0.0], np.cumsum(frames.energy)])
+    c = np.concatenate([[0.0], np.cumsum(frames.energy, dtype=np.float64)])
     idx = np.arange(len(frames))
     lo, hi = np.maximum(idx - w // 2, 0), np.minimum(idx + w - w // 2, len(frames))
-    samples = np.maximum(frames.edges[hi] - frames.edges[lo], 1)
+    samples = np.maximum(frames.edges_at(hi) - frames.edges_at(lo), 1)
     level = meter.lufs((c[hi] - c[lo]) / samples)
     over = np.maximum(level - (reference_lufs + shape.compress_threshold_lu), 0.0)
     reduction = over * (1 - 1 / shape.compress_ratio)
@@ -146,10 +147,10 @@ def levelling_db(frames: Frames, shape: Shape, reference_lufs: float) -> np.ndar
     if shape.level_ratio <= 1.0 or not math.isfinite(reference_lufs) or len(frames) == 0:
         return np.zeros(len(frames))
     w = max(1, shape.level_window_ms)
-    c = np.concatenate([[0.0], np.cumsum(frames.energy)])
+    c = np.concatenate([[0.0], np.cumsum(frames.energy, dtype=np.float64)])
     idx = np.arange(len(frames))
     lo, hi = np.maximum(idx - w // 2, 0), np.minimum(idx + w - w // 2, len(frames))
-    samples = np.maximum(frames.edges[hi] - frames.edges[lo], 1)
+    samples = np.maximum(frames.edges_at(hi) - frames.edges_at(lo), 1)
     level = meter.lufs((c[hi] - c[lo]) / samples)
     gain = -(level - reference_lufs) * (1 - 1 / shape.level_ratio)
     gain = np.minimum(gain, shape.level_max_boost_db)
@@ -215,7 +216,7 @@ def _curve(peak_db: np.ndarray, comp: np.ndarray, gain: float, ceiling: float | 
 
 def plan(frames: Frames, target_lufs: float, ceiling_dbtp: float, max_gain_db: float,
          shape: Shape = Shape(), start: int = 0, end: int | None = None,
-         ceiling_offset_db: np.ndarray | None = None, noise_factor: float = 0.0,
+         ceiling_offset_db: "np.ndarray | chunked.Spill | None" = None, noise_factor: float = 0.0,
          noise_window_ms: int = 24) -> Plan:
     """Decide the gain curve that brings frames ``start:end`` to ``target_lufs`` with every
     frame's true peak at or below ``ceiling_dbtp`` (minus ``ceiling_offset_db[frame]``
@@ -227,23 +228,221 @@ def plan(frames: Frames, target_lufs: float, ceiling_dbtp: float, max_gain_db: f
     Frames outside ``start:end`` (trimmed silence) get the edge frames' gains. A silent
     source (no block above the -70 LUFS gate) gets 0 dB. ``capped`` is set when the
     target is not reached at ``max_gain_db`` (the only shortfall a plan may have).
+
+    Worked through in chunks (:mod:`.chunked`): memory does not grow with the length
+    (long signals keep their per-frame arrays, and the curve, in temporary files); the
+    result is :func:`plan_whole`'s, bit for bit.
     """
     end = len(frames) if end is None else end
-    sub = Frames(frames.rate, int(frames.edges[end] - frames.edges[start]),
-                 frames.edges[start:end + 1] - frames.edges[start],
-                 frames.energy[start:end], frames.peak[start:end])
+    sub = frames.window(start, end)
+    n = len(sub)
+    cum = chunked.Cumulative(n, lambda a, b: sub.energy[a:b])
+    source = _integrated(sub, cum, lambda a, b: sub.energy[a:b])
+    if not math.isfinite(source):
+        return Plan(0.0, None, source, meter.db(float(sub.peak.max(initial=0.0))), 0.0, False)
+
+    def pcm_peak_db(a: int, b: int) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            return 20 * np.log10(np.maximum(sub.peak[a:b].astype(np.float64), 1e-12))
+
+    comp = _dynamics(sub, cum, shape, source)
+    peak_db = _noisy_peak_db(sub, noise_factor, noise_window_ms) if noise_factor > 0 else None
+
+    def need_of(g: float) -> "Callable[[int, int], np.ndarray]":
+        def need(a: int, b: int) -> np.ndarray:
+            p = peak_db[a:b] if peak_db is not None else pcm_peak_db(a, b)
+            ceiling = (ceiling_dbtp if ceiling_offset_db is None
+                       else ceiling_dbtp - ceiling_offset_db[start + a:start + b])
+            return p + g + comp[a:b] - ceiling
+        return need
+
+    curve = chunked.column(n)
+
+    def loud(g: float) -> tuple[float, float]:
+        depth = chunked.ramps(need_of(g), n, shape.limit_attack_db_ms, shape.limit_release_db_ms, curve)
+        for a, b in chunked.spans(n):
+            curve[a:b] = g + comp[a:b] - curve[a:b]
+        applied = _applied_energy(sub, curve)
+        return _integrated(sub, chunked.Cumulative(n, applied), applied), depth
+
+    g0 = target_lufs - source
+    g = min(g0, max_gain_db)
+    level, depth = loud(g)
+    prev = None
+    for _ in range(16):
+        err = target_lufs - level
+        if abs(err) < 0.01 or (err > 0 and g >= max_gain_db):
+            break
+        slope = 1.0
+        if prev is not None and abs(g - prev[0]) > 1e-6:
+            slope = min(1.0, max(0.05, (level - prev[1]) / (g - prev[0])))
+        prev = (g, level)
+        g = min(max_gain_db, g + max(-20.0, min(20.0, err / slope)))
+        level, depth = loud(g)
+    capped = g >= max_gain_db - 1e-9 and level < target_lufs - 0.01
+    full = chunked.column(len(frames), np.float32)
+    first, last = float(curve[0:1][0]), float(curve[n - 1:n][0])
+    full[0:start] = first
+    full[end:len(frames)] = last
+    constant, predicted_peak = True, float("-inf")
+    for a, b in chunked.spans(n):
+        c = curve[a:b]
+        constant = constant and bool(np.all(c == first))
+        full[start + a:start + b] = c.astype(np.float32)
+        predicted_peak = max(predicted_peak, float((pcm_peak_db(a, b) + c).max()))
+    constant = constant and last == first
+    return Plan(gain_db=round(float(g), 3), curve_db=None if constant else full,
+                predicted_lufs=level, predicted_peak_dbtp=predicted_peak,
+                limited_db=depth, capped=capped)
+
+
+def _integrated(frames: Frames, cum: chunked.Cumulative, values: "Callable[[int, int], np.ndarray]") -> float:
+    """:func:`meter.integrated` of a per-frame energy series from its running sums."""
+    n = len(frames)
+    span, hop = meter.BLOCK_FRAMES, meter.HOP_FRAMES
+    window_samples = frames.rate * meter.FRAME_S * span
+    if n < span:
+        blocks = np.array([values(0, n).astype(np.float64).sum() / window_samples]) if n else np.zeros(0)
+    else:
+        starts = np.arange(0, n - span + 1, hop)
+        m = cum.marks
+        blocks = (m[(starts + span) // cum.STEP] - m[starts // cum.STEP]) / window_samples
+    return meter.gated_loudness(blocks)
+
+
+def _applied_energy(frames: Frames, curve: "np.ndarray | chunked.Spill") -> "Callable[[int, int], np.ndarray]":
+    """Frames ``a:b`` of ``energy * applied_power(curve)``."""
+    n = len(frames)
+
+    def values(a: int, b: int) -> np.ndarray:
+        lo = max(0, a - 1)
+        lin = 10 ** (np.asarray(curve[lo:min(n, b + 1)], dtype=np.float64) / 20)
+        if n < 2:
+            return frames.energy[a:b] * (lin * lin)
+        i = np.arange(a, b + 1)
+        edges = np.minimum(lin[np.maximum(i - 1, 0) - lo], lin[np.minimum(i, n - 1) - lo])
+        x, y = edges[:-1], edges[1:]
+        return frames.energy[a:b] * ((x * x + x * y + y * y) / 3)
+    return values
+
+
+def _dynamics(sub: Frames, cum: chunked.Cumulative, shape: Shape, reference: float) -> "np.ndarray | chunked.Spill":
+    """:func:`levelling_db` + :func:`compression_db`, chunk by chunk."""
+    n = len(sub)
+    lev, comp = _levelling(sub, cum, shape, reference), _compression(sub, cum, shape, reference)
+    out = chunked.column(n)
+    for a, b in chunked.spans(n):
+        out[a:b] = (lev[a:b] if lev is not None else np.zeros(b - a)) + (comp[a:b] if comp is not None else np.zeros(b - a))
+    return out
+
+
+def _window_level(sub: Frames, cum: chunked.Cumulative, window_ms: int) -> "Callable[[int, int], np.ndarray]":
+    w = max(1, window_ms)
+
+    def level(a: int, b: int) -> np.ndarray:
+        s, lo, hi = chunked.window_sums(cum, a, b, w // 2, w - w // 2)
+        samples = np.maximum(sub.edges_at(hi) - sub.edges_at(lo), 1)
+        return meter.lufs(s / samples)
+    return level
+
+
+def _levelling(sub: Frames, cum: chunked.Cumulative, shape: Shape, reference: float) -> "np.ndarray | chunked.Spill | None":
+    """:func:`levelling_db` chunk by chunk (None: all zeros)."""
+    n = len(sub)
+    if shape.level_ratio <= 1.0 or not math.isfinite(reference) or n == 0:
+        return None
+    level = _window_level(sub, cum, shape.level_window_ms)
+
+    def gain(lv: np.ndarray) -> np.ndarray:
+        return np.minimum(-(lv - reference) * (1 - 1 / shape.level_ratio), shape.level_max_boost_db)
+
+    first = None
+    for a, b in chunked.spans(n):
+        loud = np.flatnonzero(level(a, b) > reference - 30.0)
+        if loud.size:
+            first = a + int(loud[0])
+            break
+    if first is None:
+        return None
+    held = chunked.column(n)
+    carry = gain(level(first, first + 1))[0]   # before the first passage: its gain
+    for a, b in chunked.spans(n):
+        lv = level(a, b)
+        g, loud = gain(lv), lv > reference - 30.0
+        k = np.where(loud, np.arange(b - a), -1)
+        np.maximum.accumulate(k, out=k)
+        held[a:b] = np.where(k >= 0, g[np.maximum(k, 0)], carry)
+        if k[-1] >= 0:
+            carry = g[k[-1]]
+    out = chunked.column(n)
+    chunked.slew(lambda a, b: held[a:b], n, shape.level_rate_db_ms, out)
+    return out
+
+
+def _compression(sub: Frames, cum: chunked.Cumulative, shape: Shape, reference: float) -> "np.ndarray | chunked.Spill | None":
+    """:func:`compression_db` chunk by chunk (None: all zeros)."""
+    n = len(sub)
+    if shape.compress_ratio <= 1.0 or not math.isfinite(reference):
+        return None
+    level = _window_level(sub, cum, shape.compress_window_ms)
+    reduction = chunked.column(n)
+    for a, b in chunked.spans(n):
+        over = np.maximum(level(a, b) - (reference + shape.compress_threshold_lu), 0.0)
+        reduction[a:b] = over * (1 - 1 / shape.compress_ratio)
+    out = chunked.column(n)
+    chunked.ramps(lambda a, b: reduction[a:b], n, shape.compress_attack_db_ms, shape.compress_release_db_ms, out)
+    for a, b in chunked.spans(n):
+        out[a:b] = -out[a:b]
+    return out
+
+
+def _noisy_peak_db(sub: Frames, noise_factor: float, window: int) -> "np.ndarray | chunked.Spill":
+    """Per frame, 20 log10(peak + k x local RMS) (see :func:`plan_whole`)."""
+    n = len(sub)
+
+    def mean_square(a: int, b: int) -> np.ndarray:
+        return sub.energy[a:b] / np.maximum(np.diff(sub.edges(a, b)), 1)
+
+    cum = chunked.Cumulative(n, mean_square)
+    out = chunked.column(n)
+    for a, b in chunked.spans(n):
+        s, lo, hi = chunked.window_sums(cum, a, b, window // 2, window - window // 2)
+        rms = np.sqrt(s / np.maximum(hi - lo, 1))
+        with np.errstate(divide="ignore"):
+            out[a:b] = 20 * np.log10(np.maximum(sub.peak[a:b] + noise_factor * rms, 1e-12))
+    return out
+
+
+def plan_whole(frames: Frames, target_lufs: float, ceiling_dbtp: float, max_gain_db: float,
+         shape: Shape = Shape(), start: int = 0, end: int | None = None,
+         ceiling_offset_db: np.ndarray | None = None, noise_factor: float = 0.0,
+         noise_window_ms: int = 24) -> Plan:
+    """:func:`plan` computed on whole arrays (the reference :func:`plan` matches bit for
+    bit; memory: about ten float64 arrays of the signal's length). Decide the gain curve that brings frames ``start:end`` to ``target_lufs`` with every
+    frame's true peak at or below ``ceiling_dbtp`` (minus ``ceiling_offset_db[frame]``
+    when given: one value per frame, >= 0, a lower ceiling where an encoder is known to
+    overshoot more), less the encoder noise allowance ``noise_factor`` x the RMS of the
+    planned signal over ``noise_window_ms`` (see the module text; 0: none). The
+    predicted peak is that of the rendered PCM (without the allowance).
+
+    Frames outside ``start:end`` (trimmed silence) get the edge frames' gains. A silent
+    source (no block above the -70 LUFS gate) gets 0 dB. ``capped`` is set when the
+    target is not reached at ``max_gain_db`` (the only shortfall a plan may have).
+    """
+    end = len(frames) if end is None else end
+    sub = frames.window(start, end)
     source = meter.integrated(sub)
     if not math.isfinite(source):
         return Plan(0.0, None, source, meter.db(float(sub.peak.max(initial=0.0))), 0.0, False)
     with np.errstate(divide="ignore"):
-        peak_db = 20 * np.log10(np.maximum(sub.peak, 1e-12))
+        peak_db = 20 * np.log10(np.maximum(sub.peak.astype(np.float64), 1e-12))
     pcm_peak_db = peak_db
     comp = levelling_db(sub, shape, source) + compression_db(sub, shape, source)
     ceiling = ceiling_dbtp if ceiling_offset_db is None else ceiling_dbtp - ceiling_offset_db[start:end]
     if noise_factor > 0:
         # the encoder's noise follows the local level: a frame's decoded peak is at most
         # G * (peak + k * rms) where G is the (locally constant) gain at that frame
-        rms = local_rms(sub.energy / np.maximum(np.diff(sub.edges), 1), noise_window_ms)
+        rms = local_rms(sub.energy / np.maximum(np.diff(sub.edges()), 1), noise_window_ms)
         with np.errstate(divide="ignore"):
             peak_db = 20 * np.log10(np.maximum(sub.peak + noise_factor * rms, 1e-12))
 
@@ -277,11 +476,33 @@ def plan(frames: Frames, target_lufs: float, ceiling_dbtp: float, max_gain_db: f
                 limited_db=depth, capped=capped)
 
 
+def at_least(level: float, dtype: np.dtype) -> float:
+    """The smallest value of ``dtype`` that is >= ``level``: ``x >= at_least(level)`` is
+    ``x >= level`` for every ``x`` of that dtype (numpy compares a float32 array with a
+    Python float in float32, which rounds the level)."""
+    v = np.asarray(level, dtype=dtype)
+    if float(v) < level:
+        v = np.nextafter(v, np.asarray(np.inf, dtype=dtype))
+    return v.item() if np.dtype(dtype) == np.float64 else v
+
+
 def trim_range(frames: Frames, threshold_dbfs: float, keep_s: float) -> tuple[int, int]:
     """Frames to keep, ``(start, end)``: leading and trailing silence (every peak below
     ``threshold_dbfs``) is cut down to ``keep_s`` seconds. A silent source is kept whole."""
-    loud = np.flatnonzero(frames.peak >= 10 ** (threshold_dbfs / 20))
-    if loud.size == 0:
+    span = sounding(frames, threshold_dbfs)
+    if span is None:
         return 0, len(frames)
     keep = int(round(keep_s / meter.FRAME_S))
-    return max(0, int(loud[0]) - keep), min(len(frames), int(loud[-1]) + 1 + keep)
+    return max(0, span[0] - keep), min(len(frames), span[1] + 1 + keep)
+
+
+def sounding(frames: Frames, threshold_dbfs: float) -> tuple[int, int] | None:
+    """The first and the last frame whose peak reaches ``threshold_dbfs``; None if none."""
+    level = at_least(10 ** (threshold_dbfs / 20), frames.peak.dtype)
+    first = last = None
+    for a, b in chunked.spans(len(frames)):
+        loud = np.flatnonzero(frames.peak[a:b] >= level)
+        if loud.size:
+            first = a + int(loud[0]) if first is None else first
+            last = a + int(loud[-1])
+    return None if first is None else (first, last)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -94,8 +95,7 @@ def obtain(cfg: "Config", catalog: "Catalog", key: str, profile: DeviceProfile,
 
 def verify(path: Path, profile: DeviceProfile, duration_hint: float | None = None,
            expected_peak_dbtp: float | None = None) -> meter.Loudness:
-    """Decode an output of ``profile`` and measure it (BS.1770-4 loudness, exact true
-    peak, with its loudness curve).
+    """Decode a rendition and measure it (BS.1770-4 loudness, exact true peak).
 
     ``expected_peak_dbtp`` (the planned peak) lets the meter skip interpolating samples
     far below it; the true peak stays exact unless it falls more than 5.5 dB below.
@@ -103,7 +103,27 @@ def verify(path: Path, profile: DeviceProfile, duration_hint: float | None = Non
     Raises:
         ToolError: the file cannot be decoded.
     """
-    return loudness(verify_frames(path, profile, duration_hint, expected_peak_dbtp))
+    s = verify_summary(path, profile, duration_hint, expected_peak_dbtp)
+    return replace(s.loudness(), curve=s.curve())
+
+
+def verify_summary(path: Path, profile: DeviceProfile, duration_hint: float | None = None,
+                   expected_peak_dbtp: float | None = None,
+                   keep_above_dbtp: float = math.inf) -> meter.Summary:
+    """:func:`verify`, streamed: the :class:`~pipeline.media.meter.Summary` of the decoded
+    frames (loudness, curve, and the frames whose true peak passes ``keep_above_dbtp``);
+    memory does not grow with the rendition's length, unlike :func:`verify_frames`.
+
+    Raises:
+        ToolError: the file cannot be decoded.
+    """
+    floor = min(profile.true_peak_dbtp, expected_peak_dbtp) - 2.0 if expected_peak_dbtp is not None else None
+    keep = 10 ** ((keep_above_dbtp - 0.001) / 20) if math.isfinite(keep_above_dbtp) else math.inf
+    summary = meter.Summary(profile.sample_rate, keep_above=keep, duration_hint_s=duration_hint)
+    m = meter.Meter(profile.sample_rate, profile.channels, exact_within_db=0.0, floor_dbtp=floor, sink=summary.add)
+    ffmpeg.stream_pcm(path, [()], profile.sample_rate, profile.channels, [m.feed], duration_hint=duration_hint)
+    summary.samples = m.finish()
+    return summary
 
 
 def verify_frames(path: Path, profile: DeviceProfile, duration_hint: float | None = None,

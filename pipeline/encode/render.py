@@ -17,6 +17,12 @@
    again once with the measured level error and, where it overshot, a lower ceiling
    (:data:`MAX_ATTEMPTS` renders in all); over the test inputs about 1 rendition in 50,
    never a PCM one. ``Rendition.renders`` says how many it took.
+
+Memory does not grow with the lesson: a long source's frames and the plans' per-frame
+columns and curves live in temporary files (:mod:`pipeline.media.spill`; about 16 bytes
+per ms per treatment plus 4 per rendition, ~0.6 GB of disk for a 2-hour lesson at the
+peak of planning), the plan works in chunks (:mod:`.chunked`), and each output is
+verified by streaming its decoded frames into a :class:`~pipeline.media.meter.Summary`.
 """
 
 from __future__ import annotations
@@ -34,9 +40,9 @@ from ..errors import ToolError
 from ..media import ffmpeg, meter
 from ..media.ffmpeg import Filter, Output
 from ..models import DeviceProfile, Rendition
-from . import chain, dynamics, history
+from . import chain, chunked, dynamics, history
 from .chain import CHAIN_VERSION as CHAIN
-from .lifecycle import discard as _discard, finish, loudness, verify_frames
+from .lifecycle import discard as _discard, finish, verify_summary
 
 MAX_ATTEMPTS = 2
 """Renders of one rendition at most: the planned one and one correction (the model of
@@ -103,12 +109,12 @@ class _Work:
     target_lufs: float
     ceiling_dbtp: float
     plan: dynamics.Plan | None = None
-    ceiling_offset: np.ndarray | None = None
+    ceiling_offset: "chunked.Column | None" = None
     tmp: Path | None = None
     attempts: int = 0
     codec: chain.Codec | None = None
     source_lra_lu: float = float("nan")
-    decoded: meter.Frames | None = None
+    decoded: meter.Summary | None = None
 
 
 def working_rate(source_rate: int) -> int:
@@ -124,8 +130,9 @@ def _pre(job: SourceJob, profile: DeviceProfile, rate: int) -> tuple[Filter, ...
 
 def measure_source(job: SourceJob, rate: int) -> dict[tuple[Filter, ...], meter.Frames]:
     """Decode the source once; frames of the prepared signal for each distinct treatment."""
-    pres = list(dict.fromkeys(_pre(job, t.profile, rate) for t in job.targets))
-    meters = [meter.Meter(rate, 1, midpoints_only=True) for _ in pres]
+    tempo = {_pre(job, t.profile, rate): t.profile.tempo for t in job.targets}
+    pres = list(tempo)
+    meters = [meter.Meter(rate, 1, midpoints_only=True, duration_hint_s=job.duration_s / tempo[p]) for p in pres]
     ffmpeg.stream_pcm(job.path, [job.prepare + p for p in pres], rate, 1, [m.feed for m in meters],
                       duration_hint=job.duration_s)
     return {p: m.frames() for p, m in zip(pres, meters)}
@@ -151,16 +158,16 @@ def _plan(w: _Work, settings: Settings) -> None:
         w.plan = one(replace(shape, limit_attack_db_ms=attack, limit_release_db_ms=release))
 
 
-def onset_offsets(frames: meter.Frames, codec: chain.Codec, threshold_dbfs: float) -> np.ndarray | None:
+def onset_offsets(frames: meter.Frames, codec: chain.Codec, threshold_dbfs: float) -> "chunked.Column | None":
     """Per-frame ceiling offsets (dB): ``codec.onset_headroom_db`` for ``codec.onset_s``
     seconds from the first frame whose peak reaches ``threshold_dbfs`` (the first sound),
     else 0; None when the codec needs none."""
     if codec.onset_headroom_db <= 0 or codec.onset_s <= 0:
         return None
-    loud = np.flatnonzero(frames.peak >= 10 ** (threshold_dbfs / 20))
-    offsets = np.zeros(len(frames))
-    if loud.size:
-        first = int(loud[0])
+    loud = dynamics.sounding(frames, threshold_dbfs)
+    offsets = chunked.zeros(len(frames))
+    if loud is not None:
+        first = loud[0]
         offsets[first:first + int(round(codec.onset_s / meter.FRAME_S))] = codec.onset_headroom_db
     return offsets
 
@@ -187,9 +194,8 @@ def _output(w: _Work, job: SourceJob, rate: int, source: ffmpeg.Probe | None = N
     assert plan is not None
     w.target.dest.parent.mkdir(parents=True, exist_ok=True)
     w.tmp = w.target.dest.with_name(f".{uuid.uuid4().hex}.tmp.{p.extension}")
-    edges = w.frames.edges
-    trim = (int(edges[w.trim[0]]), int(edges[w.trim[1]]))
-    trim = None if trim == (0, int(edges[-1])) else trim
+    trim = tuple(int(v) for v in w.frames.edges_at(np.array(w.trim)))
+    trim = None if trim == (0, w.frames.samples) else trim
     frames = w.frames
     coding = _history(w, job, rate, source) if p.format == "wav" else ""
     if plan.curve_db is None:
@@ -197,6 +203,11 @@ def _output(w: _Work, job: SourceJob, rate: int, source: ffmpeg.Probe | None = N
                       pre=_pre(job, p, rate))
     return Output(w.tmp, chain.post_filters(p, trim, None), chain.output_options(p, w.target.title, coding),
                   pre=_pre(job, p, rate), envelope=lambda: plan.envelope(frames), envelope_rate=rate)
+
+
+def _accepted_peak(p: DeviceProfile) -> float:
+    """The highest true peak (dBTP) a rendition of ``p`` is accepted with."""
+    return p.true_peak_dbtp - PEAK_SLACK_DB
 
 
 def _accepts(w: _Work, got: meter.Loudness, settings: Settings) -> bool:
@@ -228,14 +239,16 @@ def _correct(w: _Work, got: meter.Loudness) -> None:
     if over <= 0:
         return
     n = len(w.frames)
-    offsets = np.zeros(n) if w.ceiling_offset is None else w.ceiling_offset.copy()
+    offsets = chunked.zeros(n) if w.ceiling_offset is None else chunked.copy(w.ceiling_offset)
     if w.decoded is None or abs(p.tempo - 1.0) > 1e-6:
-        offsets += over + 0.5
+        for a, b in chunked.spans(n):
+            offsets[a:b] = offsets[a:b] + (over + 0.5)
     else:
+        frames, peaks = w.decoded.overshoots()
         with np.errstate(divide="ignore"):
-            excess = 20 * np.log10(np.maximum(w.decoded.peak, 1e-12)) - (p.true_peak_dbtp - PEAK_SLACK_DB)
+            excess = 20 * np.log10(np.maximum(peaks, 1e-12)) - (p.true_peak_dbtp - PEAK_SLACK_DB)
         for i in np.flatnonzero(excess > 0):
-            at = w.trim[0] + int(i)
+            at = w.trim[0] + int(frames[i])
             lo, hi = max(0, at - LOCAL_SPAN_MS), min(n, at + LOCAL_SPAN_MS + 1)
             offsets[lo:hi] = np.maximum(offsets[lo:hi], (w.ceiling_offset[lo:hi] if w.ceiling_offset is not None
                                                          else 0.0) + excess[i] + 0.5)
@@ -298,9 +311,7 @@ def render_job(job: SourceJob, settings: Settings = Settings()) -> JobResult:
 
 def _window(frames: meter.Frames, span: tuple[int, int]) -> meter.Frames:
     """Frames ``span[0]:span[1]`` as a signal of their own."""
-    a, b = span
-    return meter.Frames(frames.rate, int(frames.edges[b] - frames.edges[a]), frames.edges[a:b + 1] - frames.edges[a],
-                        frames.energy[a:b], frames.peak[a:b])
+    return frames.window(*span)
 
 
 def _verify_all(pending: list[_Work], duration_s: float) -> list[meter.Loudness | ToolError]:
@@ -309,8 +320,9 @@ def _verify_all(pending: list[_Work], duration_s: float) -> list[meter.Loudness 
     def one(w: _Work) -> meter.Loudness | ToolError:
         assert w.tmp is not None and w.plan is not None
         try:
-            w.decoded = verify_frames(w.tmp, w.target.profile, duration_s, w.plan.predicted_peak_dbtp)
-            return loudness(w.decoded)
+            w.decoded = verify_summary(w.tmp, w.target.profile, duration_s, w.plan.predicted_peak_dbtp,
+                                       keep_above_dbtp=_accepted_peak(w.target.profile))
+            return replace(w.decoded.loudness(), curve=w.decoded.curve())
         except ToolError as exc:
             return exc
 

@@ -29,9 +29,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 from scipy import signal
+
+from . import spill
 
 ABSOLUTE_GATE_LUFS = -70.0
 RELATIVE_GATE_LU = -10.0
@@ -115,21 +118,30 @@ def db(linear: float) -> float:
     return 20 * math.log10(linear) if linear > 0 else float("-inf")
 
 
+def frame_edges(rate: int, index: np.ndarray | int) -> np.ndarray:
+    """Sample index of the start of frame ``index`` (int64; any shape) on the 1 ms grid of
+    a signal at ``rate`` Hz: round(index x rate x :data:`FRAME_S`)."""
+    return np.round(np.asarray(index, dtype=np.int64) * (rate * FRAME_S)).astype(np.int64)
+
+
 @dataclass(frozen=True)
 class Frames:
-    """Per-frame (1 ms) figures of a whole signal.
+    """Per-frame (1 ms) figures of a whole signal, or of a window of one.
 
-    ``edges`` (frames + 1 sample indices) bound the frames; ``energy`` is the sum over the
-    frame's samples of the channel-weighted squared K-weighted signal; ``peak`` the
-    frame's true peak (linear, never under-estimated); ``rate`` in Hz; ``samples`` the
-    signal's length.
+    ``energy`` is the sum over the frame's samples of the channel-weighted squared
+    K-weighted signal; ``peak`` the frame's true peak (linear, never under-estimated);
+    both float32 from :class:`Meter` (what it computes in; a verifier's peak bounds stay
+    float64), 4 bytes per frame each; numpy arrays, or for a long signal measured with a
+    duration hint :class:`~pipeline.media.spill.Spill` columns (slices only). ``rate`` in Hz; ``samples`` the signal's length;
+    ``offset`` the index of the first frame on the 1 ms grid of the signal a window was
+    cut from. The frame edges are not stored: :meth:`edges` computes them.
     """
 
     rate: int
     samples: int
-    edges: np.ndarray
     energy: np.ndarray
     peak: np.ndarray
+    offset: int = 0
 
     @property
     def duration_s(self) -> float:
@@ -137,6 +149,25 @@ class Frames:
 
     def __len__(self) -> int:
         return int(self.energy.size)
+
+    def edges_at(self, index: np.ndarray | int) -> np.ndarray:
+        """Sample indices (int64, relative to the first frame) of the starts of frames
+        ``index`` (0 .. len); the last edge is ``samples``."""
+        base = int(frame_edges(self.rate, self.offset))
+        return np.minimum(frame_edges(self.rate, np.asarray(index) + self.offset) - base, self.samples)
+
+    def edges(self, lo: int = 0, hi: int | None = None) -> np.ndarray:
+        """Edges of frames ``lo`` .. ``hi`` inclusive (default: all, ``len + 1`` values)."""
+        return self.edges_at(np.arange(lo, len(self) + 1 if hi is None else hi + 1))
+
+    def window(self, a: int, b: int) -> "Frames":
+        """Frames ``a:b`` as a signal of their own (views, no copy)."""
+        ea, eb = (int(v) for v in self.edges_at(np.array([a, b])))
+        return Frames(self.rate, eb - ea, _cut(self.energy, a, b), _cut(self.peak, a, b), self.offset + a)
+
+
+def _cut(x: "np.ndarray | spill.Spill", a: int, b: int) -> "np.ndarray | spill.Spill":
+    return x.view(a, b) if isinstance(x, spill.Spill) else x[a:b]
 
 
 @dataclass(frozen=True)
@@ -169,7 +200,8 @@ class Meter:
 
     def __init__(self, rate: int, channels: int = 1, weights: tuple[float, ...] | None = None,
                  exact_within_db: float | None = None, floor_dbtp: float | None = None,
-                 midpoints_only: bool = False) -> None:
+                 midpoints_only: bool = False, duration_hint_s: float | None = None,
+                 sink: "Callable[[np.ndarray, np.ndarray], None] | None" = None) -> None:
         if rate <= 0 or channels <= 0:
             raise ValueError(f"bad stream: {rate} Hz, {channels} channel(s)")
         self.rate, self.channels = rate, channels
@@ -182,8 +214,17 @@ class Meter:
         self._hist = np.zeros((0, channels), dtype=np.float32)  # context before _sig
         self._sig = np.zeros((0, channels), dtype=np.float32)
         self._energy_buf = np.zeros((0,), dtype=np.float32)
-        self._energy: list[np.ndarray] = []
-        self._peak: list[np.ndarray] = []
+        # frame figures: float32 (what the meter computes in); the peak bounds of a
+        # verifier (``exact_within_db``) are float64 products and stay float64
+        # (a long signal's, by ``duration_hint_s``, in temporary files: :mod:`.spill`)
+        capacity = int(duration_hint_s / FRAME_S * 1.01) + 1024 if duration_hint_s and sink is None else 0
+        peak_type = np.float32 if exact_within_db is None else np.float64
+        if capacity > spill.SPILL_FRAMES:
+            self._energy: "_Column | spill.Spill" = spill.Spill(0, np.float32)
+            self._peak: "_Column | spill.Spill" = spill.Spill(0, peak_type)
+        else:
+            self._energy, self._peak = _Column(np.float32, capacity), _Column(peak_type, capacity)
+        self._sink = sink
         self._max_peak = 10 ** (floor_dbtp / 20) if floor_dbtp is not None else 0.0
         self._last_peak = 0.0
         self._exact_within = 0.0 if exact_within_db is None else 10 ** (-exact_within_db / 20)
@@ -232,11 +273,14 @@ class Meter:
         n = int(rel[-1])
         sig = self._sig[:n]
         mag = np.abs(sig).max(axis=1) if self.channels > 1 else np.abs(sig[:, 0])
-        energy = np.add.reduceat(self._energy_buf[:n], rel[:-1]).astype(np.float64)
+        energy = np.add.reduceat(self._energy_buf[:n], rel[:-1])
         sample_peak = np.maximum.reduceat(mag, rel[:-1]).astype(np.float64)
         peak = self._true_peaks(sample_peak, rel, start)
-        self._energy.append(energy)
-        self._peak.append(peak)
+        if self._sink is not None:
+            self._sink(energy, peak)
+        else:
+            self._energy.extend(energy)
+            self._peak.extend(peak)
         keep = max(0, n - _CONTEXT)
         self._hist = self._sig[keep:n].copy()
         self._sig = self._sig[n:]
@@ -294,15 +338,42 @@ class Meter:
             self._max_peak = max(self._max_peak, float(exact[touched].max()))
         return peak
 
-    def frames(self) -> Frames:
-        """Finish the stream and return its frames (call once, after the last chunk)."""
+    def finish(self) -> int:
+        """Finish the stream (the last frames go to the sink); the samples fed."""
         if not self._done:
             self._frame(final=True)
             self._done = True
-        energy = np.concatenate(self._energy) if self._energy else np.zeros(0)
-        peak = np.concatenate(self._peak) if self._peak else np.zeros(0)
-        edges = np.minimum(self._edges(0, energy.size), self._pos)
-        return Frames(rate=self.rate, samples=self._pos, edges=edges, energy=energy, peak=peak)
+        return self._pos
+
+    def frames(self) -> Frames:
+        """Finish the stream and return its frames (call once, after the last chunk;
+        not with a ``sink``, which was handed them)."""
+        if self._sink is not None:
+            raise ValueError("the frames went to the sink")
+        self.finish()
+        if isinstance(self._energy, spill.Spill):
+            return Frames(rate=self.rate, samples=self._pos, energy=self._energy, peak=self._peak)
+        return Frames(rate=self.rate, samples=self._pos, energy=self._energy.array(), peak=self._peak.array())
+
+
+class _Column:
+    """A growing 1-D array (room for ``capacity`` at first, then +25 % at a time)."""
+
+    def __init__(self, dtype: type, capacity: int = 0) -> None:
+        self._a = np.empty(capacity, dtype=dtype)
+        self.n = 0
+
+    def extend(self, x: np.ndarray) -> None:
+        need = self.n + x.size
+        if need > self._a.size:
+            grown = np.empty(max(need, int(self._a.size * 1.25) + 4096), dtype=self._a.dtype)
+            grown[:self.n] = self._a[:self.n]
+            self._a = grown
+        self._a[self.n:need] = x
+        self.n = need
+
+    def array(self) -> np.ndarray:
+        return self._a[:self.n]
 
 
 # -- measurements over frames (pure functions) -------------------------------------------
@@ -315,10 +386,25 @@ def block_mean_squares(frames: Frames, energy: np.ndarray | None = None, span: i
     n = e.size
     window_samples = frames.rate * FRAME_S * span
     if n < span:
-        return np.array([e.sum() / window_samples]) if n else np.zeros(0)
-    c = np.concatenate([[0.0], np.cumsum(e)])
+        return np.array([np.asarray(e[0:n], dtype=np.float64).sum() / window_samples]) if n else np.zeros(0)
     starts = np.arange(0, n - span + 1, hop)
-    return (c[starts + span] - c[starts]) / window_samples
+    if span % hop:
+        c = np.concatenate([[0.0], np.cumsum(e, dtype=np.float64)])
+        return (c[starts + span] - c[starts]) / window_samples
+    c = running_sums(e, hop)
+    return (c[(starts + span) // hop] - c[starts // hop]) / window_samples
+
+
+def running_sums(e: np.ndarray, step: int, chunk: int = 1 << 16) -> np.ndarray:
+    """``c[0], c[step], c[2 step], ...`` of ``c = [0, cumsum(e)]`` (float64, summed in order
+    exactly as ``np.cumsum``), a chunk at a time: no array of ``e``'s length is made."""
+    marks = [np.zeros(1)]
+    total = 0.0
+    for a in range(0, e.size, chunk):
+        c = np.cumsum(np.concatenate([[total], e[a:a + chunk]]), dtype=np.float64)
+        marks.append(c[(-a) % step or step::step].copy())   # not a view of the chunk
+        total = float(c[-1])
+    return np.concatenate(marks)
 
 
 def gated_loudness(blocks: np.ndarray) -> float:
@@ -341,8 +427,12 @@ def integrated(frames: Frames, energy: np.ndarray | None = None) -> float:
 
 def loudness_range(frames: Frames) -> float:
     """Loudness range (LU), EBU Tech 3342, from 3 s short-term values every 100 ms."""
-    st = block_mean_squares(frames, span=SHORT_TERM_FRAMES, hop=HOP_FRAMES)
-    if st.size == 0 or frames.energy.size < SHORT_TERM_FRAMES:
+    return _range(block_mean_squares(frames, span=SHORT_TERM_FRAMES, hop=HOP_FRAMES), len(frames))
+
+
+def _range(st: np.ndarray, frames: int) -> float:
+    """Loudness range (LU) from the 3 s mean squares every 100 ms of ``frames`` frames."""
+    if st.size == 0 or frames < SHORT_TERM_FRAMES:
         return 0.0
     levels = lufs(st)
     kept = st[levels > ABSOLUTE_GATE_LUFS]
@@ -432,14 +522,109 @@ def curve_from_blocks(energy: np.ndarray, peak: np.ndarray, block_samples: float
 
 def curve(frames: Frames, max_points: int = CURVE_MAX_POINTS) -> Curve:
     """The :class:`Curve` of measured frames (true peaks per step)."""
-    hop = int(round(CURVE_BLOCK_S / FRAME_S))
+    hop = _CURVE_HOP
     n = frames.energy.size // hop * hop
     if n == 0:
-        return curve_from_blocks(np.array([frames.energy.sum()]), np.array([frames.peak.max(initial=0.0)]),
+        return curve_from_blocks(np.array([frames.energy.astype(np.float64).sum()]),
+                                 np.array([float(frames.peak.max(initial=0.0))]),
                                  frames.rate * CURVE_BLOCK_S, max_points)
-    return curve_from_blocks(frames.energy[:n].reshape(-1, hop).sum(axis=1),
-                             frames.peak[:n].reshape(-1, hop).max(axis=1),
+    return curve_from_blocks(frames.energy[:n].astype(np.float64).reshape(-1, hop).sum(axis=1),
+                             frames.peak[:n].reshape(-1, hop).max(axis=1).astype(np.float64),
                              frames.rate * CURVE_BLOCK_S, max_points)
+
+
+_CURVE_HOP = int(round(CURVE_BLOCK_S / FRAME_S))
+_C_STEP = 10
+"""Frames between the cumulative energies a :class:`Summary` keeps: every window the
+measurements use starts and ends on a multiple of 10 frames (hops of 10 and 100)."""
+
+
+class Summary:
+    """What :func:`measure` and :func:`curve` need of a stream of frames, in memory that
+    does not grow with 1 ms frames: the running sum of the energy every 10 frames
+    (float64, 0.8 byte per frame), per 100 ms block its energy and peak, the first
+    3 s of frames (short signals), and the frames whose peak is above ``keep_above``
+    (linear; a verifier's overshoots). Feed it frame batches (``Meter(sink=...)``);
+    :meth:`loudness` and :meth:`curve` give exactly what :func:`measure` and
+    :func:`curve` give for the same frames.
+    """
+
+    def __init__(self, rate: int, keep_above: float = math.inf, duration_hint_s: float | None = None) -> None:
+        self.rate, self.samples, self.frames = rate, 0, 0
+        self._keep_above = keep_above
+        self._sum = 0.0
+        marks = int(duration_hint_s / FRAME_S / _C_STEP * 1.01) + 1024 if duration_hint_s else 0
+        self._c = _Column(np.float64, marks)
+        self._c.extend(np.zeros(1))
+        self._head: list[np.ndarray] = []
+        self._head_n = 0
+        self._block_e = _Column(np.float64, marks // _CURVE_HOP * _C_STEP)
+        self._block_p = _Column(np.float64, marks // _CURVE_HOP * _C_STEP)
+        self._tail_e = np.zeros(0)
+        self._tail_p = np.zeros(0)
+        self._max_peak = 0.0
+        self._over: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def add(self, energy: np.ndarray, peak: np.ndarray) -> None:
+        """Add the next frames' energies and true peaks."""
+        e = energy.astype(np.float64)
+        p = np.asarray(peak, dtype=np.float64)
+        n0, k = self.frames, e.size
+        if k == 0:
+            return
+        c = np.cumsum(np.concatenate([[self._sum], e]))   # sequential: as np.cumsum of all frames
+        first = (-n0) % _C_STEP or _C_STEP
+        self._c.extend(c[first::_C_STEP])
+        self._sum = float(c[-1])
+        if self._head_n < SHORT_TERM_FRAMES:
+            self._head.append(e[:SHORT_TERM_FRAMES - self._head_n])
+            self._head_n += self._head[-1].size
+        te, tp = np.concatenate([self._tail_e, e]), np.concatenate([self._tail_p, p])
+        whole = te.size // _CURVE_HOP * _CURVE_HOP
+        if whole:
+            self._block_e.extend(te[:whole].reshape(-1, _CURVE_HOP).sum(axis=1))
+            self._block_p.extend(tp[:whole].reshape(-1, _CURVE_HOP).max(axis=1))
+        self._tail_e, self._tail_p = te[whole:], tp[whole:]
+        self._max_peak = max(self._max_peak, float(p.max()))
+        hot = np.flatnonzero(p > self._keep_above)
+        if hot.size:
+            self._over.append((hot + n0, p[hot]))
+        self.frames += k
+
+    def overshoots(self) -> tuple[np.ndarray, np.ndarray]:
+        """Frame indices and true peaks (linear) of the frames above ``keep_above``."""
+        if not self._over:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        return np.concatenate([i for i, _ in self._over]), np.concatenate([v for _, v in self._over])
+
+    def _blocks(self, span: int, hop: int) -> np.ndarray:
+        """As :func:`block_mean_squares` of the frames."""
+        n = self.frames
+        window_samples = self.rate * FRAME_S * span
+        if n < span:
+            return np.array([np.concatenate(self._head).sum() / window_samples]) if n else np.zeros(0)
+        c = self._c.array()
+        starts = np.arange(0, n - span + 1, hop)
+        return (c[(starts + span) // _C_STEP] - c[starts // _C_STEP]) / window_samples
+
+    def loudness(self) -> Loudness:
+        """As :func:`measure` of the frames."""
+        m = self._blocks(BLOCK_FRAMES, 10)
+        s = self._blocks(SHORT_TERM_FRAMES, 10)
+        return Loudness(integrated_lufs=gated_loudness(self._blocks(BLOCK_FRAMES, HOP_FRAMES)),
+                        lra_lu=_range(self._blocks(SHORT_TERM_FRAMES, HOP_FRAMES), self.frames),
+                        true_peak_dbtp=db(self._max_peak),
+                        max_momentary_lufs=float(lufs(m.max())) if m.size else float("-inf"),
+                        max_short_term_lufs=float(lufs(s.max())) if s.size else float("-inf"),
+                        duration_s=self.samples / self.rate if self.rate else 0.0)
+
+    def curve(self, max_points: int = CURVE_MAX_POINTS) -> Curve:
+        """As :func:`curve` of the frames."""
+        if self._block_e.n == 0:
+            head = np.concatenate(self._head) if self._head else np.zeros(0)
+            return curve_from_blocks(np.array([head.sum()]), np.array([self._max_peak]),
+                                     self.rate * CURVE_BLOCK_S, max_points)
+        return curve_from_blocks(self._block_e.array(), self._block_p.array(), self.rate * CURVE_BLOCK_S, max_points)
 
 
 class CurveMeter:
