@@ -265,21 +265,7 @@ def plan(frames: Frames, target_lufs: float, ceiling_dbtp: float, max_gain_db: f
         applied = _applied_energy(sub, curve)
         return _integrated(sub, chunked.Cumulative(n, applied), applied), depth
 
-    g0 = target_lufs - source
-    g = min(g0, max_gain_db)
-    level, depth = loud(g)
-    prev = None
-    for _ in range(16):
-        err = target_lufs - level
-        if abs(err) < 0.01 or (err > 0 and g >= max_gain_db):
-            break
-        slope = 1.0
-        if prev is not None and abs(g - prev[0]) > 1e-6:
-            slope = min(1.0, max(0.05, (level - prev[1]) / (g - prev[0])))
-        prev = (g, level)
-        g = min(max_gain_db, g + max(-20.0, min(20.0, err / slope)))
-        level, depth = loud(g)
-    capped = g >= max_gain_db - 1e-9 and level < target_lufs - 0.01
+    g, (level, depth), capped = solve_gain(loud, target_lufs, source, max_gain_db)
     full = chunked.column(len(frames), np.float32)
     first, last = float(curve[0:1][0]), float(curve[n - 1:n][0])
     full[0:start] = first
@@ -294,6 +280,30 @@ def plan(frames: Frames, target_lufs: float, ceiling_dbtp: float, max_gain_db: f
     return Plan(gain_db=round(float(g), 3), curve_db=None if constant else full,
                 predicted_lufs=level, predicted_peak_dbtp=predicted_peak,
                 limited_db=depth, capped=capped)
+
+
+def solve_gain(loud: "Callable[[float], tuple]", target_lufs: float, source_lufs: float,
+               max_gain_db: float) -> tuple[float, tuple, bool]:
+    """The gain (dB) at which the planned loudness ``loud(g)[0]`` (LUFS; the non-linear
+    chain's, not ``source + g``) is within 0.01 LU of ``target_lufs``: secant steps from
+    ``target - source``, the slope kept within 0.05..1 and each step within 20 dB, at
+    most 16, never above ``max_gain_db``. Returns ``(g, loud(g), capped)``: the last
+    evaluation (``loud`` may fill buffers in place, so it is the one at ``g``) and
+    whether the target is out of reach at ``max_gain_db``."""
+    g = min(target_lufs - source_lufs, max_gain_db)
+    out = loud(g)
+    prev = None
+    for _ in range(16):
+        err = target_lufs - out[0]
+        if abs(err) < 0.01 or (err > 0 and g >= max_gain_db):
+            break
+        slope = 1.0
+        if prev is not None and abs(g - prev[0]) > 1e-6:
+            slope = min(1.0, max(0.05, (out[0] - prev[1]) / (g - prev[0])))
+        prev = (g, out[0])
+        g = min(max_gain_db, g + max(-20.0, min(20.0, err / slope)))
+        out = loud(g)
+    return g, out, g >= max_gain_db - 1e-9 and out[0] < target_lufs - 0.01
 
 
 def _integrated(frames: Frames, cum: chunked.Cumulative, values: "Callable[[int, int], np.ndarray]") -> float:
@@ -450,21 +460,7 @@ def plan_whole(frames: Frames, target_lufs: float, ceiling_dbtp: float, max_gain
         curve, depth = _curve(peak_db, comp, g, ceiling, shape)
         return meter.integrated(sub, sub.energy * applied_power(curve)), curve, depth
 
-    g0 = target_lufs - source
-    g = min(g0, max_gain_db)
-    level, curve, depth = loud(g)
-    prev = None
-    for _ in range(16):
-        err = target_lufs - level
-        if abs(err) < 0.01 or (err > 0 and g >= max_gain_db):
-            break
-        slope = 1.0
-        if prev is not None and abs(g - prev[0]) > 1e-6:
-            slope = min(1.0, max(0.05, (level - prev[1]) / (g - prev[0])))
-        prev = (g, level)
-        g = min(max_gain_db, g + max(-20.0, min(20.0, err / slope)))
-        level, curve, depth = loud(g)
-    capped = g >= max_gain_db - 1e-9 and level < target_lufs - 0.01
+    g, (level, curve, depth), capped = solve_gain(loud, target_lufs, source, max_gain_db)
     full = np.empty(len(frames))
     full[start:end] = curve
     full[:start] = curve[0] if curve.size else g
