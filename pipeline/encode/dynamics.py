@@ -424,21 +424,12 @@ def _noisy_peak_db(sub: Frames, noise_factor: float, window: int) -> "np.ndarray
 
 
 def plan_whole(frames: Frames, target_lufs: float, ceiling_dbtp: float, max_gain_db: float,
-         shape: Shape = Shape(), start: int = 0, end: int | None = None,
-         ceiling_offset_db: np.ndarray | None = None, noise_factor: float = 0.0,
-         noise_window_ms: int = 24) -> Plan:
-    """:func:`plan` computed on whole arrays (the reference :func:`plan` matches bit for
-    bit; memory: about ten float64 arrays of the signal's length). Decide the gain curve that brings frames ``start:end`` to ``target_lufs`` with every
-    frame's true peak at or below ``ceiling_dbtp`` (minus ``ceiling_offset_db[frame]``
-    when given: one value per frame, >= 0, a lower ceiling where an encoder is known to
-    overshoot more), less the encoder noise allowance ``noise_factor`` x the RMS of the
-    planned signal over ``noise_window_ms`` (see the module text; 0: none). The
-    predicted peak is that of the rendered PCM (without the allowance).
-
-    Frames outside ``start:end`` (trimmed silence) get the edge frames' gains. A silent
-    source (no block above the -70 LUFS gate) gets 0 dB. ``capped`` is set when the
-    target is not reached at ``max_gain_db`` (the only shortfall a plan may have).
-    """
+               shape: Shape = Shape(), start: int = 0, end: int | None = None,
+               ceiling_offset_db: np.ndarray | None = None, noise_factor: float = 0.0,
+               noise_window_ms: int = 24) -> Plan:
+    """:func:`plan` computed on whole arrays: the same arguments, units and result, which
+    :func:`plan` matches bit for bit (``tests/test_encode_model.py``). Kept as that
+    reference; memory: about ten float64 arrays of the signal's length."""
     end = len(frames) if end is None else end
     sub = frames.window(start, end)
     source = meter.integrated(sub)
