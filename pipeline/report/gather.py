@@ -18,7 +18,7 @@ from typing import Callable, TypeVar
 from .. import layout
 from ..catalog import Catalog
 from ..config import Config
-from ..encode.lifecycle import profile_hash
+from ..encode.lifecycle import current
 from ..models import BroadcastDay, Quarter
 from ..vocab import CATEGORIES, CATEGORY_NAMES_ZH, DIALECT_NAMES_ZH
 
@@ -102,7 +102,7 @@ def lessons(cfg: Config, catalog: Catalog, published_keys: set[str] | None = Non
         findings = dict(src.analysis) if src is not None else {}
         rends = []
         for name, p in sorted(cfg.profiles.items()):
-            r = catalog.rendition(lesson.source_sha256, name, profile_hash(p))
+            r = current(cfg, catalog, lesson.source_sha256, name)
             rends.append({"profile": name, "target_lufs": p.loudness_lufs, "ceiling_dbtp": p.true_peak_dbtp,
                           "made": r is not None,
                           **({"integrated_lufs": r.integrated_lufs, "true_peak_dbtp": r.true_peak_dbtp,
